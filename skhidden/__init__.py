@@ -1,0 +1,33 @@
+"""skhidden: intermediate hidden states of recurrent networks as scikit-learn models.
+
+An RNN's final state is not the only useful summary of a sequence. skhidden's
+estimators make the way the whole sequence of hidden states is used (last,
+mean, max, attention, selected steps, or several concatenated) an ordinary,
+searchable hyperparameter.
+
+Layers, top to bottom: estimators (this package's classes, sklearn API) ->
+skorch training (``_training``) -> torch modules (``skhidden.nn``) ->
+sequence data (``skhidden.sequences``, numpy only).
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._training import NonFiniteLossError
+from .classifier import HiddenStateClassifier
+from .preprocessing import SequenceScaler
+from .regressor import HiddenStateRegressor
+from .transformer import HiddenStateTransformer
+
+try:
+    __version__ = version("skhidden")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "HiddenStateClassifier",
+    "HiddenStateRegressor",
+    "HiddenStateTransformer",
+    "NonFiniteLossError",
+    "SequenceScaler",
+    "__version__",
+]

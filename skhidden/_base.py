@@ -1,0 +1,380 @@
+"""The base class shared by the three estimators.
+
+Defining pieces:
+
+- ``BaseHiddenState``: the common constructor parameters and their
+  constraints, ``fit`` (validate, build the skorch net, train), and streaming
+  inference over length-sorted batches (``_stream``).
+- ``OPTIMIZERS``: optimizer name -> torch optimizer class.
+
+Subclasses only say how targets become tensors and a loss
+(``_prepare_targets``) and how the heads' outputs become predictions.
+"""
+
+import numbers
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping
+from skorch.dataset import Dataset, ValidSplit
+from skorch.utils import to_tensor
+
+from ._device import resolve_device
+from ._training import FiniteLossGuard, SequenceBatches, SequenceNet
+from .nn.aggregation import AGGREGATIONS
+from .nn.encoder import CELLS
+from .nn.network import HiddenStateNetwork
+from .sequences import check_sequences, check_timesteps, unpad
+
+__all__ = ["BaseHiddenState", "OPTIMIZERS"]
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+DEFAULT_TIMESTEPS = (0.25, 0.5, 0.75, 1.0)
+
+
+def _is_optimizer_class(value):
+    return isinstance(value, type) and issubclass(value, torch.optim.Optimizer)
+
+
+def _check_aggregation(aggregation):
+    """Return ``aggregation`` as a str or a tuple of str, or raise ValueError."""
+    names = sorted(AGGREGATIONS)
+    if isinstance(aggregation, str):
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(
+                f"aggregation={aggregation!r} is not a strategy; choose from "
+                f"{names} or a tuple of them."
+            )
+        return aggregation
+    strategies = tuple(aggregation)
+    if not strategies:
+        raise ValueError("aggregation=() is empty; name at least one strategy.")
+    for name in strategies:
+        if name not in AGGREGATIONS or name == "timesteps":
+            raise ValueError(
+                f"aggregation={aggregation!r}: {name!r} cannot be part of a tuple; "
+                f"a tuple concatenates pooled strategies from "
+                f"{[n for n in names if n != 'timesteps']}. 'timesteps' gives one "
+                "vector per step with its own head: use it alone."
+            )
+    return strategies
+
+
+def _check_timestep_spec(timesteps):
+    """Return ``timesteps`` as a tuple of int/float, or raise ValueError."""
+    if timesteps is None:
+        return DEFAULT_TIMESTEPS
+    if isinstance(timesteps, (numbers.Number, str)):
+        timesteps = (timesteps,)
+    steps = []
+    for step in timesteps:
+        if isinstance(step, (bool, np.bool_)):
+            raise ValueError(f"timesteps has a boolean {step!r}; use ints or floats.")
+        if isinstance(step, numbers.Integral):
+            steps.append(int(step))
+        elif isinstance(step, numbers.Real) and 0.0 < step <= 1.0:
+            steps.append(float(step))
+        else:
+            raise ValueError(
+                f"timesteps has {step!r}; each entry must be an int step index "
+                "(negative counts from each sequence's end) or a float fraction "
+                "of the sequence length in (0, 1]."
+            )
+    if not steps:
+        raise ValueError("timesteps is empty; select at least one step.")
+    return tuple(steps)
+
+
+@contextmanager
+def _seeded(seed, device):
+    """Run torch with ``seed`` without disturbing the caller's global RNG."""
+    if seed is None:
+        yield
+        return
+    cuda = torch.device(device).type == "cuda"
+    devices = [torch.device(device).index or 0] if cuda else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class BaseHiddenState(BaseEstimator):
+    """Common parameters, training and inference of the skhidden estimators.
+
+    Not meant to be used directly: see :class:`HiddenStateClassifier`,
+    :class:`HiddenStateRegressor` and :class:`HiddenStateTransformer`.
+    """
+
+    _parameter_constraints = {
+        "cell": [StrOptions(set(CELLS))],
+        "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "num_layers": [Interval(numbers.Integral, 1, None, closed="left")],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "aggregation": [StrOptions(set(AGGREGATIONS)), tuple, list],
+        "timesteps": ["array-like", Interval(numbers.Real, None, None, closed="neither"), None],
+        "layers": [StrOptions({"last", "all"})],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "clip_grad_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        cell="gru",
+        hidden_size=64,
+        num_layers=1,
+        bidirectional=False,
+        dropout=0.0,
+        aggregation="mean",
+        timesteps=None,
+        layers="last",
+        max_epochs=100,
+        batch_size=32,
+        lr=0.005,
+        optimizer="adam",
+        weight_decay=0.0,
+        clip_grad_norm=1.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        patience=10,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+    ):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.aggregation = aggregation
+        self.timesteps = timesteps
+        self.layers = layers
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.clip_grad_norm = clip_grad_norm
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    # ------------------------------------------------------------------ hooks
+    def _prepare_targets(self, y, padded):
+        """Return ``(targets, n_outputs, criterion, stratify)`` for training.
+
+        ``padded`` is the validated input ``(n_samples, n_steps, n_features)``.
+        ``targets`` is an array aligned with the samples, ``criterion`` a
+        torch loss over the network's output, ``stratify`` whether the
+        validation split keeps class proportions.
+        """
+        raise NotImplementedError
+
+    def _network_params(self):
+        """Extra ``HiddenStateNetwork`` arguments (the objective)."""
+        return {}
+
+    # --------------------------------------------------------------- training
+    def _check_structure(self):
+        """Validate the parameters that sklearn's constraints cannot express."""
+        aggregation = _check_aggregation(self.aggregation)
+        timesteps = None
+        if aggregation == "timesteps":
+            timesteps = _check_timestep_spec(self.timesteps)
+        if self.optimizer not in OPTIMIZERS and not _is_optimizer_class(self.optimizer):
+            raise ValueError(
+                f"optimizer={self.optimizer!r} is neither one of {sorted(OPTIMIZERS)} "
+                "nor a torch.optim.Optimizer subclass."
+            )
+        for callback in self.callbacks or []:
+            if isinstance(callback, tuple):
+                callback = callback[-1]
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    f"callbacks must hold skorch callbacks (or (name, callback) "
+                    f"pairs); got {type(callback).__name__}."
+                )
+        return aggregation, timesteps
+
+    def _training_callbacks(self):
+        callbacks = [("finite_loss", FiniteLossGuard())]
+        if self.clip_grad_norm is not None:
+            callbacks.append(("clip", GradientNormClipping(self.clip_grad_norm)))
+        if self.early_stopping:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(patience=self.patience, load_best=True, sink=print),
+                )
+            )
+        return callbacks + list(self.callbacks or [])
+
+    def _fit(self, X, y):
+        self._validate_params()
+        aggregation, timesteps = self._check_structure()
+        padded, lengths = check_sequences(X)
+        if timesteps is not None:
+            check_timesteps(timesteps, lengths)
+        targets, n_outputs, criterion, stratify = self._prepare_targets(y, padded)
+        device = resolve_device(self.device)
+
+        seed = None
+        if self.random_state is not None:
+            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        train_split = None
+        if self.early_stopping:
+            train_split = ValidSplit(
+                self.validation_fraction, stratified=stratify, random_state=seed
+            )
+        optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
+        net = SequenceNet(
+            module=HiddenStateNetwork,
+            module__n_features=padded.shape[2],
+            module__n_outputs=n_outputs,
+            module__cell=self.cell,
+            module__hidden_size=self.hidden_size,
+            module__num_layers=self.num_layers,
+            module__bidirectional=self.bidirectional,
+            module__dropout=self.dropout,
+            module__aggregation=aggregation,
+            module__timesteps=timesteps,
+            module__layers=self.layers,
+            **{f"module__{k}": v for k, v in self._network_params().items()},
+            criterion=criterion,
+            optimizer=optimizer,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=train_split,
+            callbacks=self._training_callbacks(),
+            iterator_train__random_state=np.random.default_rng(seed),
+            device=device,
+            verbose=int(self.verbose),
+        )
+        with _seeded(seed, device):
+            net.fit({"X": padded, "lengths": lengths}, targets)
+        self.net_ = net
+        self.n_features_in_ = padded.shape[2]
+        self.device_ = device
+        return self
+
+    @property
+    def history_(self):
+        """skorch ``History`` of training: per-epoch ``train_loss`` and more."""
+        check_is_fitted(self, "net_")
+        return self.net_.history
+
+    # -------------------------------------------------------------- inference
+    def _check_input(self, X):
+        """Validate ``X`` for a fitted model and return ``(padded, lengths)``."""
+        check_is_fitted(self, "net_")
+        padded, lengths = check_sequences(X)
+        if padded.shape[2] != self.n_features_in_:
+            raise ValueError(
+                f"X has {padded.shape[2]} features per step, but "
+                f"{type(self).__name__} was fitted with {self.n_features_in_}."
+            )
+        module = self.net_.module_
+        timesteps = getattr(module.aggregation, "timesteps", None)
+        if timesteps is not None:
+            check_timesteps(timesteps, lengths)
+        return padded, lengths
+
+    def _stream(self, X, compute, *, per_step=False):
+        """Apply ``compute(module, X, lengths)`` batch by batch, in input order.
+
+        Batches group sequences of similar length; only one batch's states
+        exist at a time.
+
+        Parameters
+        ----------
+        X : sequences
+            Input, validated here.
+        compute : callable
+            ``(module, X_batch, lengths_batch) -> torch.Tensor`` with the
+            batch as first dimension.
+        per_step : bool, default=False
+            The result has a step dimension (second): return a list with each
+            sequence's valid steps instead of one array.
+
+        Returns
+        -------
+        result : ndarray or list of ndarray
+        """
+        padded, lengths = self._check_input(X)
+        module = self.net_.module_
+        module.eval()
+        batches = SequenceBatches(
+            Dataset({"X": padded, "lengths": lengths}),
+            self.batch_size,
+            sort_by_length=True,
+        )
+        result = [None] * len(lengths) if per_step else None
+        with torch.inference_mode():
+            for index, (Xb, _) in zip(batches.batch_indices(), batches):
+                Xb = to_tensor(Xb, device=self.net_.device)
+                values = compute(module, Xb["X"], Xb["lengths"]).cpu().numpy()
+                if per_step:
+                    for i, seq in zip(index, unpad(values, lengths[index])):
+                        result[i] = seq
+                    continue
+                if result is None:
+                    result = np.empty((len(lengths),) + values.shape[1:], values.dtype)
+                result[index] = values
+        return result
+
+    def _head_outputs(self, X):
+        """Every head's output ``(n_samples, n_views, n_outputs)``."""
+        return self._stream(X, lambda module, Xb, lengths: module(Xb, lengths))
+
+    def hidden_states(self, X):
+        """Hidden state sequence of each input sequence.
+
+        The states the aggregation reads: the top layer's (``layers="last"``)
+        or every layer's concatenated (``layers="all"``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or list
+            Sequences, in any layout ``fit`` accepts.
+
+        Returns
+        -------
+        states : list of ndarray of shape (n_timesteps_i, state_size)
+            One float32 array per sequence, covering its valid steps only.
+        """
+        return self._stream(X, lambda m, Xb, lengths: m.hidden_states(Xb, lengths), per_step=True)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags

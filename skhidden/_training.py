@@ -1,0 +1,123 @@
+"""The skorch layer: how the estimators' torch network is trained.
+
+- ``SequenceBatches``: the iterator skorch uses for batches. It slices the
+  padded arrays directly (no per-sample Dataset calls), trims each batch to
+  its own longest sequence, and when shuffling groups sequences of similar
+  length together so ragged data pays little for padding.
+- ``FiniteLossGuard``: stops training with a clear error once a loss is NaN.
+- ``SequenceNet``: skorch's ``NeuralNet`` with those defaults.
+"""
+
+import math
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+
+from .sequences import plan_batches
+
+__all__ = ["FiniteLossGuard", "NonFiniteLossError", "SequenceBatches", "SequenceNet"]
+
+
+def _unwrap(dataset):
+    """Arrays and sample indices behind a skorch Dataset or a Subset of one."""
+    indices = None
+    if isinstance(dataset, torch.utils.data.Subset):
+        indices = np.asarray(dataset.indices)
+        dataset = dataset.dataset
+    X, y = dataset.X, dataset.y
+    if indices is None:
+        indices = np.arange(len(X["lengths"]))
+    return X["X"], X["lengths"], y, indices
+
+
+class SequenceBatches:
+    """Batches of padded sequences for skorch, sliced straight from arrays.
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset or torch.utils.data.Subset
+        Holds ``X={"X": padded, "lengths": lengths}`` and ``y``.
+    batch_size : int
+        Sequences per batch.
+    shuffle : bool, default=False
+        Training order: batches of similar-length sequences in random order.
+        Without shuffling batches keep the dataset's order, which skorch's
+        scoring callbacks rely on.
+    random_state : numpy.random.Generator, optional
+        Randomness for shuffling.
+    sort_by_length : bool, default=False
+        Without shuffling, batch sequences of similar length together (for
+        inference that puts results back in order itself).
+    """
+
+    def __init__(
+        self, dataset, batch_size, shuffle=False, random_state=None, sort_by_length=False
+    ):
+        self.padded, self.lengths, self.y, self.indices = _unwrap(dataset)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.sort_by_length = sort_by_length
+
+    def batch_indices(self):
+        """Sample indices of each batch, in the order they are yielded."""
+        if self.shuffle or self.sort_by_length:
+            plan = plan_batches(
+                self.lengths[self.indices],
+                self.batch_size,
+                shuffle=self.shuffle,
+                random_state=self.random_state,
+            )
+            return [self.indices[batch] for batch in plan]
+        n = len(self.indices)
+        return [self.indices[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
+
+    def __len__(self):
+        return math.ceil(len(self.indices) / self.batch_size)
+
+    def __iter__(self):
+        for batch in self.batch_indices():
+            lengths = self.lengths[batch]
+            n_steps = lengths.max()
+            Xb = {
+                "X": torch.from_numpy(self.padded[batch, :n_steps]),
+                "lengths": torch.from_numpy(lengths),
+            }
+            yield Xb, self._targets(batch, n_steps)
+
+    def _targets(self, batch, n_steps):
+        if self.y is None:
+            return None
+        y = self.y[batch]
+        if y.ndim == 3:  # the sequences are their own targets
+            y = y[:, :n_steps]
+        return torch.from_numpy(y)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training stopped because the loss became NaN or infinite."""
+
+
+class FiniteLossGuard(Callback):
+    """Raise :class:`NonFiniteLossError` as soon as a batch loss is not finite."""
+
+    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
+        if loss is not None and not torch.isfinite(loss).all():
+            epoch = len(net.history)
+            raise NonFiniteLossError(
+                f"The training loss became {loss.item()} in epoch {epoch}. "
+                "Scale the inputs (e.g. with skhidden.SequenceScaler), lower `lr`, "
+                "or keep gradient clipping on (`clip_grad_norm`)."
+            )
+
+
+class SequenceNet(NeuralNet):
+    """skorch ``NeuralNet`` fed by :class:`SequenceBatches`."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("iterator_train", SequenceBatches)
+        kwargs.setdefault("iterator_valid", SequenceBatches)
+        kwargs.setdefault("iterator_train__shuffle", True)
+        super().__init__(*args, **kwargs)

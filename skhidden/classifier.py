@@ -1,0 +1,276 @@
+"""``HiddenStateClassifier``: sequence classification from aggregated states."""
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import compute_class_weight
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
+from torch import nn
+
+from ._base import BaseHiddenState
+from .nn.losses import HeadAveragedLoss
+
+__all__ = ["HiddenStateClassifier", "encode_labels"]
+
+
+def encode_labels(y, n_samples, class_weight=None):
+    """Validate class labels and encode them as ``0 .. n_classes - 1``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels of any hashable kind (ints, strings, ...).
+    n_samples : int
+        Number of sequences the labels must match.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss.
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+        The sorted distinct labels.
+    codes : ndarray of shape (n_samples,), int64
+        Each label's index in ``classes``.
+    criterion : HeadAveragedLoss
+        Cross-entropy averaged over heads, with the class weights.
+    """
+    y = _as_1d_labels(y, n_samples)
+    check_classification_targets(y)
+    encoder = LabelEncoder().fit(y)
+    classes = encoder.classes_
+    if len(classes) < 2:
+        raise ValueError(
+            f"y has a single class ({classes[0]!r}); a classifier needs at least 2."
+        )
+    weight = None
+    if class_weight is not None:
+        weight = torch.as_tensor(
+            compute_class_weight(class_weight, classes=classes, y=y), dtype=torch.float32
+        )
+    codes = encoder.transform(y).astype(np.int64)
+    return classes, codes, HeadAveragedLoss(nn.CrossEntropyLoss(weight=weight))
+
+
+def _as_1d_labels(y, n_samples):
+    if y is None:
+        raise ValueError(
+            "This classifier requires y to be passed, but the target y is None: "
+            "pass one label per sequence."
+        )
+    y = column_or_1d(y, warn=True)
+    if len(y) != n_samples:
+        raise ValueError(f"y has {len(y)} labels but X has {n_samples} sequences.")
+    if n_samples < 2:
+        raise ValueError(
+            f"Training a classifier needs at least 2 sequences; got {n_samples} sample."
+        )
+    return y
+
+
+class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
+    """Recurrent-network classifier whose features are the aggregated hidden states.
+
+    The network reads each sequence with an RNN, LSTM or GRU, summarises the
+    sequence of hidden states with the chosen ``aggregation`` and classifies
+    the summary with a linear head (one head per selected step for
+    ``"timesteps"``, their probabilities averaged). Training runs through
+    skorch; the trained net is kept as ``net_``.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}, default="gru"
+        Recurrent cell.
+    hidden_size : int, default=64
+        Hidden units per direction.
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    bidirectional : bool, default=False
+        Also read each sequence backwards from its own last step.
+    dropout : float, default=0.0
+        Dropout between layers and before the heads.
+    aggregation : str or tuple of str, default="mean"
+        How the states become one vector: ``"last"``, ``"mean"``, ``"max"``,
+        ``"attention"``, ``"timesteps"``, or a tuple of pooled strategies whose
+        vectors are concatenated, e.g. ``("mean", "max")``.
+    timesteps : list of int or float, default=None
+        Steps read by ``aggregation="timesteps"``: ints index steps (negative
+        from each sequence's end), floats in (0, 1] are fractions of each
+        sequence's length. None means ``(0.25, 0.5, 0.75, 1.0)``.
+    layers : {"last", "all"}, default="last"
+        Aggregate the top layer's states, or all layers' concatenated.
+    max_epochs : int, default=100
+        Training epochs.
+    batch_size : int, default=32
+        Sequences per batch.
+    lr : float, default=0.005
+        Learning rate.
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
+            default="adam"
+        Optimizer.
+    weight_decay : float, default=0.0
+        Weight decay passed to the optimizer.
+    clip_grad_norm : float or None, default=1.0
+        Maximum gradient norm; None turns clipping off.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified), stop when
+        the validation loss has not improved for ``patience`` epochs and keep
+        the best weights.
+    validation_fraction : float, default=0.1
+        Share of the data held out for early stopping.
+    patience : int, default=10
+        Epochs without improvement before early stopping.
+    device : str or torch.device, default="auto"
+        ``"auto"`` uses CUDA, then MPS, then the CPU; ``"cpu"``, ``"cuda"``,
+        ``"cuda:N"`` and ``"mps"`` are honoured and must be present.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and dropout; an int makes two
+        fits on the CPU give identical predictions.
+    verbose : int, default=0
+        1 prints a table with one line per epoch.
+    callbacks : list of skorch callbacks, default=None
+        Extra skorch callbacks (or ``(name, callback)`` pairs).
+    class_weight : dict, "balanced" or None, default=None
+        Class weights in the loss, as in scikit-learn.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Features per step seen in ``fit``.
+    net_ : skorch.NeuralNet
+        The trained net; ``net_.module_`` is the torch network.
+    history_ : skorch.callbacks.History
+        Per-epoch training record (``train_loss``, ``valid_loss``, ...).
+    device_ : str
+        The device the model was trained on.
+
+    See Also
+    --------
+    HiddenStateRegressor : The same model for continuous targets.
+    HiddenStateTransformer : The aggregated states as features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhidden import HiddenStateClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 12, 2)).astype("float32")
+    >>> y = (X[:, :, 0].mean(axis=1) > 0).astype(int)
+    >>> clf = HiddenStateClassifier(hidden_size=8, max_epochs=5, random_state=0)
+    >>> clf.fit(X, y).predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints = {
+        **BaseHiddenState._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        cell="gru",
+        hidden_size=64,
+        num_layers=1,
+        bidirectional=False,
+        dropout=0.0,
+        aggregation="mean",
+        timesteps=None,
+        layers="last",
+        max_epochs=100,
+        batch_size=32,
+        lr=0.005,
+        optimizer="adam",
+        weight_decay=0.0,
+        clip_grad_norm=1.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        patience=10,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        class_weight=None,
+    ):
+        super().__init__(
+            cell=cell,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            aggregation=aggregation,
+            timesteps=timesteps,
+            layers=layers,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            clip_grad_norm=clip_grad_norm,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            callbacks=callbacks,
+        )
+        self.class_weight = class_weight
+
+    def _prepare_targets(self, y, padded):
+        self.classes_, codes, criterion = encode_labels(y, len(padded), self.class_weight)
+        return codes, len(self.classes_), criterion, True
+
+    def fit(self, X, y):
+        """Train on sequences ``X`` with class labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+                (n_samples, n_timesteps), or list of array-like
+            Sequences; a list holds one ``(n_timesteps_i, n_features)`` array
+            per sequence. Arrays may end shorter sequences with NaN rows.
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : HiddenStateClassifier
+        """
+        return self._fit(X, y)
+
+    def predict_proba(self, X):
+        """Class probabilities; for several heads, the mean of theirs.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any layout ``fit`` accepts.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        logits = self._head_outputs(X)
+        proba = torch.softmax(torch.from_numpy(logits).double(), dim=-1).mean(dim=1)
+        return proba.numpy()
+
+    def predict(self, X):
+        """Most probable class of each sequence.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any layout ``fit`` accepts.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

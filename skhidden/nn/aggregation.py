@@ -1,0 +1,257 @@
+"""Aggregation strategies: how a sequence of hidden states becomes a summary.
+
+Every strategy is a small module called as ``strategy(states, lengths)`` on the
+encoder's padded states ``(batch, n_steps, state_size)`` and returns
+``(batch, n_views, output_size)``: one view for pooled strategies, one per
+selected step for ``"timesteps"`` (each view gets its own output head). Every
+strategy reads only each sequence's valid steps.
+
+``AGGREGATIONS`` maps names to classes; adding a strategy is adding a class
+there. ``build_aggregation`` turns a name or a tuple of names into a module.
+"""
+
+import inspect
+
+import torch
+from torch import nn
+
+from .encoder import valid_mask
+
+__all__ = [
+    "AGGREGATIONS",
+    "AttentionPool",
+    "Concatenation",
+    "LastState",
+    "MaxPool",
+    "MeanPool",
+    "TimestepSelect",
+    "build_aggregation",
+    "timestep_indices",
+]
+
+
+def _gather_steps(states, index):
+    """Pick ``states[b, index[b, v]]`` -> ``(batch, n_views, state_size)``."""
+    index = index.unsqueeze(-1).expand(-1, -1, states.shape[-1])
+    return states.gather(1, index)
+
+
+class LastState(nn.Module):
+    """State at each sequence's last valid step.
+
+    For features computed by a backward direction the "last" state is the one
+    at step 0, where that direction has read the whole sequence.
+
+    Parameters
+    ----------
+    state_size : int
+        Features per step of the aggregated states.
+    backward_features : torch.Tensor of shape (state_size,), bool, optional
+        True for features produced by a backward direction.
+    """
+
+    def __init__(self, state_size, backward_features=None):
+        super().__init__()
+        if backward_features is None:
+            backward_features = torch.zeros(state_size, dtype=torch.bool)
+        self.register_buffer("backward_features", backward_features, persistent=False)
+        self.output_size = state_size
+        self.n_views = 1
+
+    def forward(self, states, lengths):
+        last = _gather_steps(states, (lengths - 1).unsqueeze(1))
+        return torch.where(self.backward_features, states[:, :1], last)
+
+
+class MeanPool(nn.Module):
+    """Mean of the states over each sequence's valid steps.
+
+    Parameters
+    ----------
+    state_size : int
+        Features per step of the aggregated states.
+    """
+
+    def __init__(self, state_size):
+        super().__init__()
+        self.output_size = state_size
+        self.n_views = 1
+
+    def forward(self, states, lengths):
+        # Padded steps hold zeros, so a plain sum counts valid steps only.
+        total = states.sum(dim=1, keepdim=True)
+        return total / lengths.view(-1, 1, 1).to(states.dtype)
+
+
+class MaxPool(nn.Module):
+    """Element-wise maximum of the states over each sequence's valid steps.
+
+    Parameters
+    ----------
+    state_size : int
+        Features per step of the aggregated states.
+    """
+
+    def __init__(self, state_size):
+        super().__init__()
+        self.output_size = state_size
+        self.n_views = 1
+
+    def forward(self, states, lengths):
+        mask = valid_mask(lengths, states.shape[1]).unsqueeze(-1)
+        masked = states.masked_fill(~mask, -torch.inf)
+        return masked.amax(dim=1, keepdim=True)
+
+
+class AttentionPool(nn.Module):
+    """Attention-weighted sum of the states, weights learned and masked.
+
+    A score ``v' tanh(W h_t)`` is computed for every valid step; the weights
+    are the softmax of the scores over the valid steps only.
+
+    Parameters
+    ----------
+    state_size : int
+        Features per step of the aggregated states.
+    """
+
+    def __init__(self, state_size):
+        super().__init__()
+        self.score = nn.Sequential(
+            nn.Linear(state_size, state_size),
+            nn.Tanh(),
+            nn.Linear(state_size, 1, bias=False),
+        )
+        self.output_size = state_size
+        self.n_views = 1
+
+    def weights(self, states, lengths):
+        """Attention weights ``(batch, n_steps)``: zero on padding, rows sum to 1."""
+        scores = self.score(states).squeeze(-1)
+        mask = valid_mask(lengths, states.shape[1])
+        return torch.softmax(scores.masked_fill(~mask, -torch.inf), dim=1)
+
+    def forward(self, states, lengths):
+        weights = self.weights(states, lengths)
+        return torch.bmm(weights.unsqueeze(1), states)
+
+
+def timestep_indices(timesteps, lengths):
+    """Step index of each selected step in each sequence.
+
+    Parameters
+    ----------
+    timesteps : sequence of int or float
+        An int ``t >= 0`` is step ``t``, a negative int counts from each
+        sequence's own end (-1 is the last step), a float ``f`` in (0, 1] is
+        step ``ceil(f * length) - 1``, i.e. the step that ends the first
+        fraction ``f`` of the sequence.
+    lengths : torch.Tensor of shape (batch,)
+        Valid steps per sequence.
+
+    Returns
+    -------
+    index : torch.Tensor of shape (batch, len(timesteps)), int64
+    """
+    columns = []
+    for step in timesteps:
+        if isinstance(step, float):
+            # The small offset keeps f * length exact when it is a whole number
+            # (0.1 * 30 is 3.0000000000000004 in floating point).
+            position = torch.ceil(lengths.double() * step - 1e-9).long() - 1
+        elif step < 0:
+            position = lengths + step
+        else:
+            position = torch.full_like(lengths, step)
+        columns.append(position)
+    return torch.stack(columns, dim=1)
+
+
+class TimestepSelect(nn.Module):
+    """States at selected steps, one view (and so one output head) per step.
+
+    This is direct access to intermediate states: each selected step's state
+    is fed to its own head, and the heads' outputs are combined.
+
+    Parameters
+    ----------
+    state_size : int
+        Features per step of the aggregated states.
+    timesteps : sequence of int or float
+        The selected steps, see :func:`timestep_indices`.
+    """
+
+    def __init__(self, state_size, timesteps):
+        super().__init__()
+        self.timesteps = tuple(timesteps)
+        self.output_size = state_size
+        self.n_views = len(self.timesteps)
+
+    def forward(self, states, lengths):
+        return _gather_steps(states, timestep_indices(self.timesteps, lengths))
+
+
+class Concatenation(nn.Module):
+    """Several pooled strategies side by side, their vectors concatenated.
+
+    Parameters
+    ----------
+    strategies : list of nn.Module
+        Single-view strategies.
+    """
+
+    def __init__(self, strategies):
+        super().__init__()
+        self.strategies = nn.ModuleList(strategies)
+        self.output_size = sum(s.output_size for s in strategies)
+        self.n_views = 1
+
+    def forward(self, states, lengths):
+        return torch.cat([s(states, lengths) for s in self.strategies], dim=-1)
+
+
+AGGREGATIONS = {
+    "last": LastState,
+    "mean": MeanPool,
+    "max": MaxPool,
+    "attention": AttentionPool,
+    "timesteps": TimestepSelect,
+}
+
+
+def build_aggregation(strategy, state_size, *, backward_features=None, timesteps=None):
+    """Build the module for a strategy name or a tuple of names.
+
+    Parameters
+    ----------
+    strategy : str or tuple of str
+        A key of ``AGGREGATIONS``, or a tuple of pooled strategies whose
+        vectors are concatenated.
+    state_size : int
+        Features per step of the aggregated states.
+    backward_features : torch.Tensor of shape (state_size,), bool, optional
+        Features produced by a backward direction (used by ``"last"``).
+    timesteps : sequence of int or float, optional
+        Selected steps (used by ``"timesteps"``).
+
+    Returns
+    -------
+    module : nn.Module
+    """
+    if isinstance(strategy, tuple):
+        return Concatenation(
+            [
+                build_aggregation(
+                    s, state_size, backward_features=backward_features, timesteps=timesteps
+                )
+                for s in strategy
+            ]
+        )
+    cls = AGGREGATIONS[strategy]
+    options = {
+        "state_size": state_size,
+        "backward_features": backward_features,
+        "timesteps": timesteps,
+    }
+    accepted = inspect.signature(cls).parameters
+    return cls(**{k: v for k, v in options.items() if k in accepted})

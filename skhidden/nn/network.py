@@ -1,0 +1,130 @@
+"""The whole network: encoder, aggregation and output heads.
+
+``HiddenStateNetwork`` is what the estimators train. Its ``forward`` returns
+one output per view, ``(batch, n_views, n_outputs)``, and the loss averages
+over views (see ``losses``). Besides ``forward`` it exposes what the
+estimators stream to users: ``features`` (the aggregated states),
+``hidden_states`` and ``predict`` (heads combined).
+
+With ``objective="next_step"`` the network is trained without labels: each
+forward state predicts the next input step and each backward state the
+previous one, so no direction ever sees its own target.
+"""
+
+import torch
+from torch import nn
+
+from .aggregation import build_aggregation
+from .encoder import RecurrentEncoder
+
+__all__ = ["HiddenStateNetwork"]
+
+
+class HiddenStateNetwork(nn.Module):
+    """Recurrent encoder + aggregation of its states + one linear head per view.
+
+    Parameters
+    ----------
+    n_features : int
+        Features per input step.
+    n_outputs : int
+        Outputs per head: classes for classification, targets for regression.
+        Ignored when ``objective="next_step"``.
+    cell : {"rnn", "lstm", "gru"}, default="gru"
+        Recurrent cell type.
+    hidden_size : int, default=64
+        Hidden units per direction.
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    bidirectional : bool, default=False
+        Read sequences in both directions.
+    dropout : float, default=0.0
+        Dropout between layers and before the heads.
+    aggregation : str or tuple of str, default="mean"
+        Strategy, see ``skhidden.nn.aggregation.AGGREGATIONS``.
+    timesteps : sequence of int or float, optional
+        Selected steps for ``aggregation="timesteps"``.
+    layers : {"last", "all"}, default="last"
+        Aggregate the top layer's states or all layers' states concatenated.
+    objective : {"supervised", "next_step"}, default="supervised"
+        What ``forward`` returns: head outputs, or next/previous-step
+        predictions for self-supervised training.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_outputs=1,
+        cell="gru",
+        hidden_size=64,
+        num_layers=1,
+        bidirectional=False,
+        dropout=0.0,
+        aggregation="mean",
+        timesteps=None,
+        layers="last",
+        objective="supervised",
+    ):
+        super().__init__()
+        self.encoder = RecurrentEncoder(
+            n_features, cell, hidden_size, num_layers, bidirectional, dropout
+        )
+        self.all_layers = layers == "all"
+        n_aggregated = num_layers if self.all_layers else 1
+        self.aggregation = build_aggregation(
+            aggregation,
+            self.encoder.state_size * n_aggregated,
+            backward_features=self.encoder.backward_features(n_aggregated),
+            timesteps=timesteps,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.heads = nn.ModuleList(
+            nn.Linear(self.aggregation.output_size, n_outputs)
+            for _ in range(self.aggregation.n_views)
+        )
+        self.objective = objective
+        if objective == "next_step":
+            self.next_step = nn.Linear(hidden_size, n_features)
+            if bidirectional:
+                self.previous_step = nn.Linear(hidden_size, n_features)
+
+    def hidden_states(self, X, lengths):
+        """States that the aggregation reads, ``(batch, n_steps, state_size)``.
+
+        Zero at padded steps.
+        """
+        states = self.encoder(X, lengths)
+        return torch.cat(states, dim=-1) if self.all_layers else states[-1]
+
+    def features(self, X, lengths):
+        """Aggregated states, ``(batch, n_views * output_size)``."""
+        views = self.aggregation(self.hidden_states(X, lengths), lengths)
+        return views.flatten(start_dim=1)
+
+    def _heads(self, views):
+        views = self.dropout(views)
+        return torch.stack([head(views[:, i]) for i, head in enumerate(self.heads)], 1)
+
+    def forward(self, X, lengths):
+        """Outputs for training.
+
+        Returns
+        -------
+        outputs : torch.Tensor of shape (batch, n_views, n_outputs)
+            With ``objective="supervised"``: each head's raw output (logits
+            for classification).
+        predictions : tuple
+            With ``objective="next_step"``: ``(next, previous, lengths)``, the
+            predicted next step from each forward state and the predicted
+            previous step from each backward state (None if unidirectional),
+            each ``(batch, n_steps, n_features)``.
+        """
+        if self.objective == "next_step":
+            top = self.encoder(X, lengths)[-1]
+            hidden = self.encoder.hidden_size
+            previous = None
+            if self.encoder.bidirectional:
+                previous = self.previous_step(top[..., hidden:])
+            return self.next_step(top[..., :hidden]), previous, lengths
+        views = self.aggregation(self.hidden_states(X, lengths), lengths)
+        return self._heads(views)

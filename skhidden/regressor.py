@@ -1,0 +1,174 @@
+"""``HiddenStateRegressor``: sequence regression from aggregated states."""
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.utils.validation import check_array
+from torch import nn
+
+from ._base import BaseHiddenState
+from .nn.losses import HeadAveragedLoss
+
+__all__ = ["HiddenStateRegressor", "prepare_regression_targets"]
+
+
+def prepare_regression_targets(y, n_samples):
+    """Validate continuous targets and return them as float32 ``(n, n_targets)``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        Targets.
+    n_samples : int
+        Number of sequences the targets must match.
+
+    Returns
+    -------
+    targets : ndarray of shape (n_samples, n_targets), float32
+    criterion : HeadAveragedLoss
+        Mean squared error averaged over heads.
+    one_dimensional : bool
+        Whether ``y`` was 1-D (predictions are then returned 1-D too).
+    """
+    if y is None:
+        raise ValueError(
+            "This regressor requires y to be passed, but the target y is None: "
+            "pass one target (or row of targets) per sequence."
+        )
+    y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
+    one_dimensional = y.ndim == 1
+    if one_dimensional:
+        y = y[:, None]
+    if y.ndim != 2:
+        raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
+    if len(y) != n_samples:
+        raise ValueError(f"y has {len(y)} rows but X has {n_samples} sequences.")
+    return y.astype(np.float32), HeadAveragedLoss(nn.MSELoss()), one_dimensional
+
+
+class HiddenStateRegressor(RegressorMixin, BaseHiddenState):
+    """Recurrent-network regressor whose features are the aggregated hidden states.
+
+    Same model as :class:`HiddenStateClassifier` with a linear output per
+    target and mean squared error; for several heads (``"timesteps"``) the
+    prediction is the mean of theirs. Single and multi-output ``y``.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}, default="gru"
+        Recurrent cell.
+    hidden_size : int, default=64
+        Hidden units per direction.
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    bidirectional : bool, default=False
+        Also read each sequence backwards from its own last step.
+    dropout : float, default=0.0
+        Dropout between layers and before the heads.
+    aggregation : str or tuple of str, default="mean"
+        ``"last"``, ``"mean"``, ``"max"``, ``"attention"``, ``"timesteps"``,
+        or a tuple of pooled strategies, concatenated.
+    timesteps : list of int or float, default=None
+        Steps read by ``aggregation="timesteps"`` (ints index steps, negative
+        from the end; floats in (0, 1] are fractions of each length). None
+        means ``(0.25, 0.5, 0.75, 1.0)``.
+    layers : {"last", "all"}, default="last"
+        Aggregate the top layer's states, or all layers' concatenated.
+    max_epochs : int, default=100
+        Training epochs.
+    batch_size : int, default=32
+        Sequences per batch.
+    lr : float, default=0.005
+        Learning rate.
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
+            default="adam"
+        Optimizer.
+    weight_decay : float, default=0.0
+        Weight decay passed to the optimizer.
+    clip_grad_norm : float or None, default=1.0
+        Maximum gradient norm; None turns clipping off.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction``, stop after ``patience`` epochs
+        without improvement and keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the data held out for early stopping.
+    patience : int, default=10
+        Epochs without improvement before early stopping.
+    device : str or torch.device, default="auto"
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling and dropout.
+    verbose : int, default=0
+        1 prints a table with one line per epoch.
+    callbacks : list of skorch callbacks, default=None
+        Extra skorch callbacks (or ``(name, callback)`` pairs).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Features per step seen in ``fit``.
+    n_outputs_ : int
+        Number of targets.
+    net_ : skorch.NeuralNet
+        The trained net.
+    history_ : skorch.callbacks.History
+        Per-epoch training record.
+    device_ : str
+        The device the model was trained on.
+
+    See Also
+    --------
+    HiddenStateClassifier : The same model for class labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhidden import HiddenStateRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 12, 2)).astype("float32")
+    >>> y = X[:, :, 0].mean(axis=1)
+    >>> reg = HiddenStateRegressor(hidden_size=8, max_epochs=5, random_state=0)
+    >>> reg.fit(X, y).predict(X[:3]).shape
+    (3,)
+    """
+
+    def _prepare_targets(self, y, padded):
+        targets, criterion, self._y_1d = prepare_regression_targets(y, len(padded))
+        self.n_outputs_ = targets.shape[1]
+        return targets, self.n_outputs_, criterion, False
+
+    def fit(self, X, y):
+        """Train on sequences ``X`` with targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+                (n_samples, n_timesteps), or list of array-like
+            Sequences, as for :meth:`HiddenStateClassifier.fit`.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+
+        Returns
+        -------
+        self : HiddenStateRegressor
+        """
+        return self._fit(X, y)
+
+    def predict(self, X):
+        """Predicted targets; for several heads, the mean of theirs.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any layout ``fit`` accepts.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
+        y_pred = self._head_outputs(X).astype(np.float64).mean(axis=1)
+        return y_pred.ravel() if self._y_1d else y_pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,289 @@
+"""Sequence input: validation, ragged -> padded + lengths, batch planning.
+
+This module is the data layer of skhidden and depends on numpy alone (no torch,
+no scikit-learn), so the same rules hold wherever sequences enter the package.
+
+Accepted layouts (``n`` sequences, ``T`` steps, ``d`` features per step):
+
+- a 3-D array ``(n, T, d)``; sequences may end in rows of NaN (tslearn style),
+  which mark them as shorter than ``T``;
+- a 2-D array ``(n, T)``: ``n`` univariate sequences (trailing NaN allowed too);
+- a list (or tuple) of arrays ``(T_i, d)`` or 1-D arrays ``(T_i,)``.
+
+Everything is converted once to a new float32 array ``(n, T_max, d)`` padded
+with zeros, plus an int64 array of lengths. The caller's data is never changed.
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "check_sequences",
+    "check_timesteps",
+    "unpad",
+    "plan_batches",
+]
+
+
+def _as_numeric_array(values, name):
+    """Convert ``values`` to a new float64 numpy array with a clear error."""
+    try:
+        array = np.asarray(values)
+    except ValueError as exc:
+        raise ValueError(
+            f"{name} could not be read as an array: {exc}. Pass a numeric array, "
+            "or a list of arrays of shape (n_timesteps_i, n_features) for "
+            "sequences of different lengths."
+        ) from exc
+    if array.dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported: {name} holds complex numbers; pass "
+            "real-valued sequences."
+        )
+    if array.dtype.kind in "USV":
+        raise TypeError(
+            f"{name} holds strings or bytes (dtype {array.dtype}); pass numbers."
+        )
+    try:
+        return array.astype(np.float64)
+    except TypeError as exc:
+        raise TypeError(
+            f"{name} must hold numbers only: {exc}. Convert it to a numeric array."
+        ) from exc
+    except ValueError as exc:
+        raise ValueError(f"{name} could not be read as numbers: {exc}.") from exc
+
+
+def _lengths_from_trailing_nan(array, name):
+    """Lengths of sequences in a padded ``(n, T, d)`` array that end in NaN rows."""
+    nan = np.isnan(array)
+    if not nan.any():
+        return np.full(array.shape[0], array.shape[1], dtype=np.int64)
+    all_nan_row = nan.all(axis=2)
+    # A sequence's length is one past its last row that is not all NaN.
+    valid_row = ~all_nan_row
+    has_valid = valid_row.any(axis=1)
+    last_valid = array.shape[1] - 1 - np.argmax(valid_row[:, ::-1], axis=1)
+    lengths = np.where(has_valid, last_valid + 1, 0).astype(np.int64)
+    inside = np.arange(array.shape[1])[None, :] < lengths[:, None]
+    bad = nan.any(axis=2) & inside
+    if bad.any():
+        i, t = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{name} has NaN inside sequence {i} at step {t}. NaN is only allowed "
+            "as whole rows of padding at the end of a sequence; fill or drop "
+            "missing values first."
+        )
+    return lengths
+
+
+def _pad_ragged(sequences, name):
+    """Validate a list of arrays and pad them with NaN into one 3-D array."""
+    arrays = []
+    n_features = None
+    for i, seq in enumerate(sequences):
+        arr = _as_numeric_array(seq, f"{name}[{i}]")
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        elif arr.ndim != 2:
+            raise ValueError(
+                f"{name}[{i}] has {arr.ndim} dimensions; each sequence must be "
+                "1-D (n_timesteps,) or 2-D (n_timesteps, n_features)."
+            )
+        if len(arr) == 0:
+            raise ValueError(
+                f"{name}[{i}] is a sequence of length 0; every sequence needs at "
+                "least one step."
+            )
+        if n_features is None:
+            n_features = arr.shape[1]
+        elif arr.shape[1] != n_features:
+            raise ValueError(
+                f"{name}[{i}] has {arr.shape[1]} features but {name}[0] has "
+                f"{n_features}; every sequence must have the same number of features."
+            )
+        arrays.append(arr)
+    # Pad with NaN so that the array path below finds every sequence's end,
+    # including NaN rows the caller left at the end of a list element.
+    padded = np.full((len(arrays), max(map(len, arrays)), n_features), np.nan)
+    for i, arr in enumerate(arrays):
+        padded[i, : len(arr)] = arr
+    return padded
+
+
+def check_sequences(X, *, name="X", dtype=np.float32):
+    """Validate sequences and convert them to a padded float32 array and lengths.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_timesteps, n_features) or \
+            (n_samples, n_timesteps), or list of array-like
+        The sequences. A list holds one array ``(n_timesteps_i, n_features)``
+        or ``(n_timesteps_i,)`` per sequence. Arrays may mark the end of a
+        shorter sequence with rows of NaN.
+    name : str, default="X"
+        Name used in error messages.
+    dtype : numpy dtype, default=np.float32
+        Floating dtype of the returned array.
+
+    Returns
+    -------
+    padded : ndarray of shape (n_samples, max_length, n_features)
+        A new array: each sequence followed by zeros up to the longest length.
+    lengths : ndarray of shape (n_samples,), int64
+        The number of valid steps of each sequence, all at least 1.
+
+    Raises
+    ------
+    ValueError
+        On a wrong number of dimensions, an empty dataset, a sequence of length
+        zero, zero features, NaN inside a sequence, infinite values, or
+        sequences with different numbers of features.
+    TypeError
+        On non-numeric or complex values.
+    """
+    if isinstance(X, (list, tuple)):
+        if len(X) == 0:
+            raise ValueError(f"{name} is empty: pass at least one sequence.")
+        padded = _pad_ragged(X, name)
+    else:
+        if X is None or isinstance(X, (str, bytes, numbers.Number)):
+            raise TypeError(
+                f"{name} must be an array of sequences, got {type(X).__name__}."
+            )
+        if hasattr(X, "tocsr") or hasattr(X, "toarray"):
+            raise TypeError(
+                f"{name} is a sparse matrix; sequences must be passed as a dense "
+                "array or a list of arrays."
+            )
+        padded = _as_numeric_array(X, name)
+        if padded.ndim == 2:
+            padded = padded[:, :, None]
+        elif padded.ndim != 3:
+            raise ValueError(
+                f"{name} has {padded.ndim} dimension(s); expected a 3-D array "
+                "(n_samples, n_timesteps, n_features), a 2-D array "
+                "(n_samples, n_timesteps) of univariate sequences, or a list of "
+                "arrays. Reshape your data: wrap a single sequence as X[None] or [X]."
+            )
+        if padded.shape[0] == 0:
+            raise ValueError(f"{name} is empty: it has 0 sequences.")
+        if padded.shape[1] == 0:
+            raise ValueError(
+                f"{name} has sequences of length 0: 0 feature(s) "
+                f"(shape={np.shape(X)}) while a minimum of 1 is required. Every "
+                "sequence needs at least one step."
+            )
+
+    if padded.shape[2] == 0:
+        raise ValueError(f"{name} has 0 features per step; need at least one.")
+    if np.isinf(padded).any():
+        i = np.argwhere(np.isinf(padded))[0][0]
+        raise ValueError(
+            f"{name} contains infinite values (first in sequence {i}); remove or "
+            "clip them before fitting."
+        )
+    lengths = _lengths_from_trailing_nan(padded, name)
+    if (lengths == 0).any():
+        i = int(np.flatnonzero(lengths == 0)[0])
+        raise ValueError(
+            f"{name}[{i}] is a sequence of length 0; every sequence needs at least "
+            "one step."
+        )
+    padded = padded[:, : lengths.max()]
+    # Padding becomes zeros so that no NaN can reach a computation.
+    padded = np.where(np.arange(padded.shape[1])[None, :, None] < lengths[:, None, None],
+                      padded, 0.0)
+    with np.errstate(over="ignore"):
+        converted = padded.astype(dtype)
+    if np.isinf(converted).any():
+        raise ValueError(
+            f"{name} has values too large for {np.dtype(dtype).name}; rescale it."
+        )
+    return converted, lengths
+
+
+def check_timesteps(timesteps, lengths):
+    """Check that every sequence has each selected step.
+
+    Parameters
+    ----------
+    timesteps : sequence of int or float
+        Ints are step indices (negative ones count from each sequence's end);
+        floats in (0, 1] are fractions of each sequence's length and exist in
+        every sequence.
+    lengths : ndarray of shape (n_samples,)
+        Valid steps per sequence.
+
+    Raises
+    ------
+    ValueError
+        If some sequence is too short for one of the selected steps.
+    """
+    shortest = int(np.min(lengths))
+    for step in timesteps:
+        if isinstance(step, float):
+            continue
+        needed = step + 1 if step >= 0 else -step
+        if shortest < needed:
+            i = int(np.argmin(lengths))
+            raise ValueError(
+                f"timesteps selects step {step}, but sequence {i} has only "
+                f"{shortest} step(s). Select steps every sequence has, or give "
+                "fractions of each sequence's length such as 0.5 or 1.0."
+            )
+
+
+def unpad(padded, lengths):
+    """Split a padded array back into a list of its valid parts.
+
+    Parameters
+    ----------
+    padded : ndarray of shape (n_samples, max_length, ...)
+        Padded values, one row per sequence.
+    lengths : ndarray of shape (n_samples,)
+        Valid steps per sequence.
+
+    Returns
+    -------
+    sequences : list of ndarray
+        ``padded[i, :lengths[i]]`` for each ``i`` (views, not copies).
+    """
+    return [padded[i, :length] for i, length in enumerate(lengths)]
+
+
+def plan_batches(lengths, batch_size, *, shuffle=False, random_state=None):
+    """Split sample indices into batches of sequences of similar length.
+
+    Sequences are sorted by length (ties broken at random when shuffling) and
+    cut into consecutive batches, so a batch pads only to its own longest
+    sequence. With ``shuffle`` the batches are returned in random order.
+
+    Parameters
+    ----------
+    lengths : ndarray of shape (n_samples,)
+        Valid steps per sequence.
+    batch_size : int
+        Largest number of sequences in one batch.
+    shuffle : bool, default=False
+        Randomise the order of the batches and of equal-length sequences.
+    random_state : numpy.random.Generator, optional
+        Source of randomness when shuffling.
+
+    Returns
+    -------
+    batches : list of ndarray of int64
+        Indices into ``lengths``; together they cover every sample once.
+    """
+    lengths = np.asarray(lengths)
+    if shuffle:
+        rng = np.random.default_rng(random_state)
+        tiebreak = rng.permutation(len(lengths))
+        order = tiebreak[np.argsort(lengths[tiebreak], kind="stable")]
+    else:
+        order = np.argsort(lengths, kind="stable")
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if shuffle:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches

@@ -1,0 +1,188 @@
+"""``HiddenStateTransformer``: aggregated hidden states as features."""
+
+import numpy as np
+from sklearn.base import TransformerMixin
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import BaseHiddenState
+from .classifier import encode_labels
+from .nn.losses import NextStepLoss
+from .regressor import prepare_regression_targets
+
+__all__ = ["HiddenStateTransformer"]
+
+
+class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
+    """Turn sequences into fixed-size features: their aggregated hidden states.
+
+    ``fit(X, y)`` trains the network supervised (a classifier for class
+    labels, a regressor for continuous targets); ``fit(X)`` without ``y``
+    trains it self-supervised, each forward state predicting the next input
+    step (and each backward state the previous one). ``transform`` returns
+    the aggregated states, ready for any scikit-learn estimator.
+
+    Without labels only the encoder learns: an ``"attention"`` scorer keeps
+    its initial weights, so prefer pooled strategies for ``fit(X)``.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}, default="gru"
+        Recurrent cell.
+    hidden_size : int, default=64
+        Hidden units per direction.
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    bidirectional : bool, default=False
+        Also read each sequence backwards from its own last step.
+    dropout : float, default=0.0
+        Dropout between layers and before the heads.
+    aggregation : str or tuple of str, default="mean"
+        ``"last"``, ``"mean"``, ``"max"``, ``"attention"``, ``"timesteps"``,
+        or a tuple of pooled strategies, concatenated.
+    timesteps : list of int or float, default=None
+        Steps read by ``aggregation="timesteps"``; their states are
+        concatenated. None means ``(0.25, 0.5, 0.75, 1.0)``.
+    layers : {"last", "all"}, default="last"
+        Aggregate the top layer's states, or all layers' concatenated.
+    max_epochs : int, default=100
+        Training epochs.
+    batch_size : int, default=32
+        Sequences per batch.
+    lr : float, default=0.005
+        Learning rate.
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
+            default="adam"
+        Optimizer.
+    weight_decay : float, default=0.0
+        Weight decay passed to the optimizer.
+    clip_grad_norm : float or None, default=1.0
+        Maximum gradient norm; None turns clipping off.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction``, stop after ``patience`` epochs
+        without improvement and keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the data held out for early stopping.
+    patience : int, default=10
+        Epochs without improvement before early stopping.
+    device : str or torch.device, default="auto"
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling and dropout.
+    verbose : int, default=0
+        1 prints a table with one line per epoch.
+    callbacks : list of skorch callbacks, default=None
+        Extra skorch callbacks (or ``(name, callback)`` pairs).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Features per step seen in ``fit``.
+    objective_ : {"classification", "regression", "next_step"}
+        What the network was trained to do.
+    net_ : skorch.NeuralNet
+        The trained net.
+    history_ : skorch.callbacks.History
+        Per-epoch training record.
+    device_ : str
+        The device the model was trained on.
+
+    See Also
+    --------
+    HiddenStateClassifier : Classify with the same network end to end.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhidden import HiddenStateTransformer
+    >>> X = np.random.default_rng(0).normal(size=(20, 10, 3)).astype("float32")
+    >>> features = HiddenStateTransformer(
+    ...     hidden_size=4, aggregation=("mean", "max"), max_epochs=2, random_state=0
+    ... ).fit_transform(X)
+    >>> features.shape
+    (20, 8)
+    """
+
+    def _prepare_targets(self, y, padded):
+        if y is None:
+            self.objective_ = "next_step"
+            return padded, padded.shape[2], NextStepLoss(), False
+        if type_of_target(y) in ("binary", "multiclass"):
+            self.objective_ = "classification"
+            self.classes_, codes, criterion = encode_labels(y, len(padded))
+            return codes, len(self.classes_), criterion, True
+        self.objective_ = "regression"
+        targets, criterion, _ = prepare_regression_targets(y, len(padded))
+        return targets, targets.shape[1], criterion, False
+
+    def _network_params(self):
+        objective = "next_step" if self.objective_ == "next_step" else "supervised"
+        return {"objective": objective}
+
+    def fit(self, X, y=None):
+        """Train the network that produces the features.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+                (n_samples, n_timesteps), or list of array-like
+            Sequences, as for :meth:`HiddenStateClassifier.fit`.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets), \
+                default=None
+            Labels or targets for supervised training; None trains on
+            next-step prediction.
+
+        Returns
+        -------
+        self : HiddenStateTransformer
+        """
+        return self._fit(X, y)
+
+    def transform(self, X):
+        """Aggregated hidden states of each sequence.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any layout ``fit`` accepts.
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_features_out), float32
+            See :meth:`get_feature_names_out` for what each column is.
+        """
+        return self._stream(X, lambda module, Xb, lengths: module.features(Xb, lengths))
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns of :meth:`transform`.
+
+        ``"{strategy}_{i}"`` for pooled strategies and
+        ``"timestep{step}_{i}"`` for selected steps, ``i`` indexing the state.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        names : ndarray of str
+        """
+        check_is_fitted(self, "net_")
+        aggregation = self.net_.module_.aggregation
+        size = self.net_.module_.encoder.state_size
+        if self.layers == "all":
+            size *= self.num_layers
+        if self.aggregation == "timesteps":
+            blocks = [f"timestep{step}" for step in aggregation.timesteps]
+        elif isinstance(self.aggregation, str):
+            blocks = [self.aggregation]
+        else:
+            blocks = list(self.aggregation)
+        return np.array([f"{block}_{i}" for block in blocks for i in range(size)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags

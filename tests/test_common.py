@@ -1,0 +1,57 @@
+"""scikit-learn's own estimator checks, run over every skhidden estimator.
+
+The checks feed 2-D arrays, which skhidden reads as univariate sequences
+``(n_samples, n_timesteps)``. A few checks assume the second dimension is a
+fixed set of features; they are listed below with the reason they cannot hold.
+"""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skhidden import (
+    HiddenStateClassifier,
+    HiddenStateRegressor,
+    HiddenStateTransformer,
+    SequenceScaler,
+)
+
+FAST = dict(hidden_size=8, max_epochs=30, batch_size=64, lr=0.02, random_state=0, device="cpu")
+
+ESTIMATORS = [
+    HiddenStateClassifier(**FAST),
+    HiddenStateRegressor(**FAST),
+    HiddenStateTransformer(**FAST),
+    SequenceScaler(),
+]
+
+TIME_IS_NOT_A_FEATURE = (
+    "a 2-D array holds univariate sequences: its second dimension is time, so "
+    "n_features_in_ is 1 (features per step) and a different number of steps at "
+    "predict time is valid input, not an error"
+)
+
+EXPECTED_FAILURES = {
+    "check_n_features_in": TIME_IS_NOT_A_FEATURE,
+    "check_n_features_in_after_fitting": TIME_IS_NOT_A_FEATURE,
+    "check_classifiers_train": TIME_IS_NOT_A_FEATURE,
+    "check_regressors_train": TIME_IS_NOT_A_FEATURE,
+    "check_transformer_general": TIME_IS_NOT_A_FEATURE,
+}
+
+SCALER_FAILURES = {
+    **EXPECTED_FAILURES,
+    "check_transformer_data_not_an_array": (
+        "a list of sequences is returned as a list of sequences (the input's "
+        "layout, safe for unequal lengths), not as a 2-D array"
+    ),
+}
+
+
+def expected_failures(estimator):
+    if isinstance(estimator, SequenceScaler):
+        return SCALER_FAILURES
+    return EXPECTED_FAILURES
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
