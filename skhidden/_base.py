@@ -374,6 +374,52 @@ class BaseHiddenState(BaseEstimator):
         """
         return self._stream(X, lambda m, Xb, lengths: m.hidden_states(Xb, lengths), per_step=True)
 
+    def attention_weights(self, X):
+        """Attention weights of each sequence over its own valid steps.
+
+        For a tuple aggregation, the weights of its ``"attention"`` part.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or list
+            Sequences, in any layout ``fit`` accepts.
+
+        Returns
+        -------
+        weights : list of ndarray of shape (n_timesteps_i,)
+            One float32 array per sequence: non-negative, summing to 1.
+
+        Raises
+        ------
+        ValueError
+            If the aggregation has no ``"attention"``.
+        """
+        check_is_fitted(self, "net_")
+        self.net_.module_.attention_pool()
+        return self._stream(
+            X, lambda m, Xb, lengths: m.attention_weights(Xb, lengths), per_step=True
+        )
+
+    def _staged(self, X, combine):
+        """Combined head outputs after each step, one array per step.
+
+        ``combine(outputs, mask)`` turns the network's ``staged`` result into
+        ``(batch, n_steps, ...)``; everything is computed up front (one pass
+        per batch, so errors surface at the call), then yielded step by step.
+        A sequence that has ended keeps its final value up to the longest
+        sequence's length.
+        """
+
+        def compute(module, Xb, lengths):
+            return combine(*module.staged(Xb, lengths))
+
+        per_sequence = self._stream(X, compute, per_step=True)
+        steps = np.arange(max(len(values) for values in per_sequence))
+        staged = np.stack(
+            [values[np.minimum(steps, len(values) - 1)] for values in per_sequence]
+        )
+        return (staged[:, t] for t in steps)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True

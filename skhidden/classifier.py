@@ -12,6 +12,7 @@ from torch import nn
 
 from ._base import BaseHiddenState
 from .nn.losses import HeadAveragedLoss
+from .nn.network import mean_over_views
 
 __all__ = ["HiddenStateClassifier", "encode_labels"]
 
@@ -256,9 +257,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         proba : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``.
         """
-        logits = self._head_outputs(X)
-        proba = torch.softmax(torch.from_numpy(logits).double(), dim=-1).mean(dim=1)
-        return proba.numpy()
+        return _mean_proba(torch.from_numpy(self._head_outputs(X))).numpy()
 
     def predict(self, X):
         """Most probable class of each sequence.
@@ -274,3 +273,53 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def staged_predict_proba(self, X):
+        """Class probabilities after each step, from the steps read so far.
+
+        Step ``t`` gives the probabilities the model computes from the first
+        ``t + 1`` steps of each sequence alone (early classification,
+        streaming), all computed in one pass. A sequence shorter than the
+        longest keeps its final probabilities; the last step equals
+        :meth:`predict_proba`. With ``aggregation="timesteps"`` only the heads
+        whose step has been read are averaged; before the earliest selected
+        step, the earliest head reads the current state.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any layout ``fit`` accepts.
+
+        Yields
+        ------
+        proba : ndarray of shape (n_samples, n_classes)
+            One array per step, up to the longest sequence's length.
+
+        Raises
+        ------
+        ValueError
+            For a bidirectional model, which reads every step at once.
+        """
+        return self._staged(X, _mean_proba)
+
+    def staged_predict(self, X):
+        """Most probable class after each step, from the steps read so far.
+
+        See :meth:`staged_predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any layout ``fit`` accepts.
+
+        Yields
+        ------
+        y_pred : ndarray of shape (n_samples,)
+            One array per step, up to the longest sequence's length.
+        """
+        return (self.classes_[np.argmax(p, axis=1)] for p in self.staged_predict_proba(X))
+
+
+def _mean_proba(logits, mask=None):
+    """Heads' logits ``(..., n_views, n_classes)`` -> mean of their probabilities."""
+    return mean_over_views(torch.softmax(logits.double(), dim=-1), mask)

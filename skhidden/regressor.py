@@ -7,6 +7,7 @@ from torch import nn
 
 from ._base import BaseHiddenState
 from .nn.losses import HeadAveragedLoss
+from .nn.network import mean_over_views
 
 __all__ = ["HiddenStateRegressor", "prepare_regression_targets"]
 
@@ -167,6 +168,34 @@ class HiddenStateRegressor(RegressorMixin, BaseHiddenState):
         """
         y_pred = self._head_outputs(X).astype(np.float64).mean(axis=1)
         return y_pred.ravel() if self._y_1d else y_pred
+
+    def staged_predict(self, X):
+        """Predicted targets after each step, from the steps read so far.
+
+        Step ``t`` gives the prediction the model makes from the first
+        ``t + 1`` steps of each sequence alone, all computed in one pass. A
+        sequence shorter than the longest keeps its final prediction; the
+        last step equals :meth:`predict`. With ``aggregation="timesteps"``
+        only the heads whose step has been read are averaged; before the
+        earliest selected step, the earliest head reads the current state.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any layout ``fit`` accepts.
+
+        Yields
+        ------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            One array per step, up to the longest sequence's length.
+
+        Raises
+        ------
+        ValueError
+            For a bidirectional model, which reads every step at once.
+        """
+        staged = self._staged(X, lambda outputs, mask: mean_over_views(outputs.double(), mask))
+        return (y_pred.ravel() if self._y_1d else y_pred for y_pred in staged)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -6,6 +6,16 @@ encoder's padded states ``(batch, n_steps, state_size)`` and returns
 selected step for ``"timesteps"`` (each view gets its own output head). Every
 strategy reads only each sequence's valid steps.
 
+Every strategy also has ``prefix(states, lengths)``: the value it would
+return after each step from the steps read so far, ``(batch, n_steps, n_views,
+output_size)``, computed in one pass over the states (not one pass per step).
+After a sequence's last valid step its value stays the final one, so the
+prefix at the last padded step equals ``forward``. ``prefix_mask`` says which
+views count after each step (all of them except for ``"timesteps"``, whose
+heads only count once their step has been read). Prefixes read the states as
+causal: they assume forward-only states, since a backward direction has read
+the future.
+
 ``AGGREGATIONS`` maps names to classes; adding a strategy is adding a class
 there. ``build_aggregation`` turns a name or a tuple of names into a module.
 """
@@ -19,6 +29,7 @@ from .encoder import valid_mask
 
 __all__ = [
     "AGGREGATIONS",
+    "Aggregation",
     "AttentionPool",
     "Concatenation",
     "LastState",
@@ -36,7 +47,63 @@ def _gather_steps(states, index):
     return states.gather(1, index)
 
 
-class LastState(nn.Module):
+def hold_final(values, lengths):
+    """Repeat each sequence's value at its last valid step over its padding.
+
+    Parameters
+    ----------
+    values : torch.Tensor of shape (batch, n_steps, ...)
+        A value per step.
+    lengths : torch.Tensor of shape (batch,)
+        Valid steps per sequence.
+
+    Returns
+    -------
+    held : torch.Tensor of the same shape
+        ``values[b, min(t, lengths[b] - 1)]``.
+    """
+    steps = torch.arange(values.shape[1], device=lengths.device)
+    index = torch.minimum(steps[None, :], (lengths - 1)[:, None])
+    index = index.view(*index.shape, *([1] * (values.dim() - 2))).expand_as(values)
+    return values.gather(1, index)
+
+
+class Aggregation(nn.Module):
+    """Base of the strategies: one view, every view counts at every step.
+
+    Subclasses set ``output_size`` and implement ``forward`` and ``_prefix``
+    (the per-step value, ``(batch, n_steps, n_views, output_size)``, which
+    may hold anything after a sequence's end).
+    """
+
+    n_views = 1
+
+    def prefix(self, states, lengths):
+        """Value after each step, from that step and the ones before it only.
+
+        Parameters
+        ----------
+        states : torch.Tensor of shape (batch, n_steps, state_size)
+            Forward-only states, zero at padded steps.
+        lengths : torch.Tensor of shape (batch,)
+            Valid steps per sequence.
+
+        Returns
+        -------
+        values : torch.Tensor of shape (batch, n_steps, n_views, output_size)
+            ``values[:, t]`` is what ``forward`` returns for the first
+            ``t + 1`` steps; after a sequence's end, its final value.
+        """
+        return hold_final(self._prefix(states, lengths), lengths)
+
+    def prefix_mask(self, lengths, n_steps):
+        """Which views count after each step, ``(batch, n_steps, n_views)`` bool."""
+        return torch.ones(
+            len(lengths), n_steps, self.n_views, dtype=torch.bool, device=lengths.device
+        )
+
+
+class LastState(Aggregation):
     """State at each sequence's last valid step.
 
     For features computed by a backward direction the "last" state is the one
@@ -56,14 +123,16 @@ class LastState(nn.Module):
             backward_features = torch.zeros(state_size, dtype=torch.bool)
         self.register_buffer("backward_features", backward_features, persistent=False)
         self.output_size = state_size
-        self.n_views = 1
 
     def forward(self, states, lengths):
         last = _gather_steps(states, (lengths - 1).unsqueeze(1))
         return torch.where(self.backward_features, states[:, :1], last)
 
+    def _prefix(self, states, lengths):
+        return states.unsqueeze(2)
 
-class MeanPool(nn.Module):
+
+class MeanPool(Aggregation):
     """Mean of the states over each sequence's valid steps.
 
     Parameters
@@ -75,15 +144,18 @@ class MeanPool(nn.Module):
     def __init__(self, state_size):
         super().__init__()
         self.output_size = state_size
-        self.n_views = 1
 
     def forward(self, states, lengths):
         # Padded steps hold zeros, so a plain sum counts valid steps only.
         total = states.sum(dim=1, keepdim=True)
         return total / lengths.view(-1, 1, 1).to(states.dtype)
 
+    def _prefix(self, states, lengths):
+        counts = torch.arange(1, states.shape[1] + 1, device=states.device)
+        return (states.cumsum(dim=1) / counts.view(1, -1, 1).to(states.dtype)).unsqueeze(2)
 
-class MaxPool(nn.Module):
+
+class MaxPool(Aggregation):
     """Element-wise maximum of the states over each sequence's valid steps.
 
     Parameters
@@ -95,15 +167,17 @@ class MaxPool(nn.Module):
     def __init__(self, state_size):
         super().__init__()
         self.output_size = state_size
-        self.n_views = 1
 
     def forward(self, states, lengths):
         mask = valid_mask(lengths, states.shape[1]).unsqueeze(-1)
         masked = states.masked_fill(~mask, -torch.inf)
         return masked.amax(dim=1, keepdim=True)
 
+    def _prefix(self, states, lengths):
+        return torch.cummax(states, dim=1).values.unsqueeze(2)
 
-class AttentionPool(nn.Module):
+
+class AttentionPool(Aggregation):
     """Attention-weighted sum of the states, weights learned and masked.
 
     A score ``v' tanh(W h_t)`` is computed for every valid step; the weights
@@ -123,17 +197,31 @@ class AttentionPool(nn.Module):
             nn.Linear(state_size, 1, bias=False),
         )
         self.output_size = state_size
-        self.n_views = 1
+
+    def _masked_scores(self, states, lengths):
+        scores = self.score(states).squeeze(-1)
+        mask = valid_mask(lengths, states.shape[1])
+        return scores.masked_fill(~mask, -torch.inf)
 
     def weights(self, states, lengths):
         """Attention weights ``(batch, n_steps)``: zero on padding, rows sum to 1."""
-        scores = self.score(states).squeeze(-1)
-        mask = valid_mask(lengths, states.shape[1])
-        return torch.softmax(scores.masked_fill(~mask, -torch.inf), dim=1)
+        return torch.softmax(self._masked_scores(states, lengths), dim=1)
 
     def forward(self, states, lengths):
         weights = self.weights(states, lengths)
         return torch.bmm(weights.unsqueeze(1), states)
+
+    def _prefix(self, states, lengths):
+        # The softmax over steps <= t for every t, as running sums in O(n_steps)
+        # memory. Subtracting each sequence's largest score keeps every
+        # exponential <= 1; the scores are bounded (a linear map of a tanh), so
+        # in float64 the earliest prefixes cannot underflow to 0 for any
+        # realistic scorer.
+        scores = self._masked_scores(states, lengths).double()
+        exp = torch.exp(scores - scores.amax(dim=1, keepdim=True))
+        numerator = torch.cumsum(exp.unsqueeze(-1) * states.double(), dim=1)
+        denominator = torch.cumsum(exp, dim=1).unsqueeze(-1)
+        return (numerator / denominator).to(states.dtype).unsqueeze(2)
 
 
 def timestep_indices(timesteps, lengths):
@@ -167,11 +255,18 @@ def timestep_indices(timesteps, lengths):
     return torch.stack(columns, dim=1)
 
 
-class TimestepSelect(nn.Module):
+class TimestepSelect(Aggregation):
     """States at selected steps, one view (and so one output head) per step.
 
     This is direct access to intermediate states: each selected step's state
     is fed to its own head, and the heads' outputs are combined.
+
+    After step ``t`` a view holds the state at its own step once that step
+    has been read (``t >= step``), and the current state ``h_t`` before. Only
+    the views whose step has been read count (``prefix_mask``); before the
+    earliest selected step, the earliest view counts alone, so the prediction
+    there is the earliest head applied to the current state. Fractions and
+    negative steps refer to each sequence's full length.
 
     Parameters
     ----------
@@ -190,8 +285,25 @@ class TimestepSelect(nn.Module):
     def forward(self, states, lengths):
         return _gather_steps(states, timestep_indices(self.timesteps, lengths))
 
+    def _prefix(self, states, lengths):
+        steps = torch.arange(states.shape[1], device=states.device)
+        index = torch.minimum(
+            steps[None, :, None], timestep_indices(self.timesteps, lengths)[:, None, :]
+        )
+        batch, n_steps, n_views = index.shape
+        picked = _gather_steps(states, index.flatten(start_dim=1))
+        return picked.view(batch, n_steps, n_views, -1)
 
-class Concatenation(nn.Module):
+    def prefix_mask(self, lengths, n_steps):
+        index = timestep_indices(self.timesteps, lengths)
+        steps = torch.arange(n_steps, device=lengths.device)
+        reached = steps[None, :, None] >= index[:, None, :]
+        earliest = index == index.amin(dim=1, keepdim=True)
+        # Before any selected step is read, the earliest view stands in.
+        return reached | (earliest[:, None, :] & ~reached.any(dim=2, keepdim=True))
+
+
+class Concatenation(Aggregation):
     """Several pooled strategies side by side, their vectors concatenated.
 
     Parameters
@@ -204,10 +316,12 @@ class Concatenation(nn.Module):
         super().__init__()
         self.strategies = nn.ModuleList(strategies)
         self.output_size = sum(s.output_size for s in strategies)
-        self.n_views = 1
 
     def forward(self, states, lengths):
         return torch.cat([s(states, lengths) for s in self.strategies], dim=-1)
+
+    def _prefix(self, states, lengths):
+        return torch.cat([s.prefix(states, lengths) for s in self.strategies], dim=-1)
 
 
 AGGREGATIONS = {

@@ -4,7 +4,9 @@
 one output per view, ``(batch, n_views, n_outputs)``, and the loss averages
 over views (see ``losses``). Besides ``forward`` it exposes what the
 estimators stream to users: ``features`` (the aggregated states),
-``hidden_states`` and ``predict`` (heads combined).
+``hidden_states``, ``staged`` (every head's output after each step, for
+early classification) and ``attention_weights``. ``mean_over_views`` combines
+the heads' outputs, optionally only those that count.
 
 With ``objective="next_step"`` the network is trained without labels: each
 forward state predicts the next input step and each backward state the
@@ -14,10 +16,30 @@ previous one, so no direction ever sees its own target.
 import torch
 from torch import nn
 
-from .aggregation import build_aggregation
+from .aggregation import AttentionPool, Concatenation, build_aggregation
 from .encoder import RecurrentEncoder
 
-__all__ = ["HiddenStateNetwork"]
+__all__ = ["HiddenStateNetwork", "mean_over_views"]
+
+
+def mean_over_views(values, mask=None):
+    """Mean over the views (heads) axis, optionally over some views only.
+
+    Parameters
+    ----------
+    values : torch.Tensor of shape (..., n_views, n_outputs)
+        One output per view.
+    mask : torch.Tensor of shape (..., n_views), bool, optional
+        The views that count; every entry needs at least one. None counts all.
+
+    Returns
+    -------
+    mean : torch.Tensor of shape (..., n_outputs)
+    """
+    if mask is None:
+        return values.mean(dim=-2)
+    weights = mask.to(values.dtype).unsqueeze(-1)
+    return (values * weights).sum(dim=-2) / weights.sum(dim=-2)
 
 
 class HiddenStateNetwork(nn.Module):
@@ -102,8 +124,66 @@ class HiddenStateNetwork(nn.Module):
         return views.flatten(start_dim=1)
 
     def _heads(self, views):
+        """Each view through its head: ``(..., n_views, d) -> (..., n_views, n_outputs)``."""
         views = self.dropout(views)
-        return torch.stack([head(views[:, i]) for i, head in enumerate(self.heads)], 1)
+        return torch.stack(
+            [head(views[..., i, :]) for i, head in enumerate(self.heads)], dim=-2
+        )
+
+    def staged(self, X, lengths):
+        """Every head's output after each step, from the steps read so far.
+
+        One pass over the sequences (see ``Aggregation.prefix``). After a
+        sequence's end its outputs stay the final ones, so the last step
+        equals ``forward``.
+
+        Returns
+        -------
+        outputs : torch.Tensor of shape (batch, n_steps, n_views, n_outputs)
+            Each head's raw output after each step.
+        mask : torch.Tensor of shape (batch, n_steps, n_views), bool
+            The heads that count after each step (see ``mean_over_views``).
+
+        Raises
+        ------
+        ValueError
+            For a bidirectional encoder, whose backward direction reads the
+            future, so no output depends on the first steps only.
+        """
+        if self.encoder.bidirectional:
+            raise ValueError(
+                "Per-step predictions need a causal model, but this one is "
+                "bidirectional: its backward direction reads every step of the "
+                "sequence. Refit with bidirectional=False."
+            )
+        states = self.hidden_states(X, lengths)
+        outputs = self._heads(self.aggregation.prefix(states, lengths))
+        return outputs, self.aggregation.prefix_mask(lengths, X.shape[1])
+
+    def attention_pool(self):
+        """The aggregation's ``AttentionPool`` (alone or inside a tuple).
+
+        Raises
+        ------
+        ValueError
+            If the aggregation has no attention.
+        """
+        parts = [self.aggregation]
+        if isinstance(self.aggregation, Concatenation):
+            parts = list(self.aggregation.strategies)
+        for part in parts:
+            if isinstance(part, AttentionPool):
+                return part
+        raise ValueError(
+            "This model has no attention weights: its aggregation "
+            f"({type(self.aggregation).__name__}) has no 'attention' part. Fit "
+            "with aggregation='attention' or a tuple containing it, e.g. "
+            "('attention', 'mean')."
+        )
+
+    def attention_weights(self, X, lengths):
+        """Attention weights ``(batch, n_steps)``: zero on padding, rows sum to 1."""
+        return self.attention_pool().weights(self.hidden_states(X, lengths), lengths)
 
     def forward(self, X, lengths):
         """Outputs for training.
