@@ -212,16 +212,19 @@ class AttentionPool(Aggregation):
         return torch.bmm(weights.unsqueeze(1), states)
 
     def _prefix(self, states, lengths):
-        # The softmax over steps <= t for every t, as running sums in O(n_steps)
-        # memory. Subtracting each sequence's largest score keeps every
-        # exponential <= 1; the scores are bounded (a linear map of a tanh), so
-        # in float64 the earliest prefixes cannot underflow to 0 for any
-        # realistic scorer.
-        scores = self._masked_scores(states, lengths).double()
-        exp = torch.exp(scores - scores.amax(dim=1, keepdim=True))
-        numerator = torch.cumsum(exp.unsqueeze(-1) * states.double(), dim=1)
-        denominator = torch.cumsum(exp, dim=1).unsqueeze(-1)
-        return (numerator / denominator).to(states.dtype).unsqueeze(2)
+        # The softmax-weighted mean over steps <= t for every t, as ratios of
+        # running log-sum-exps: exact for scores of any size, O(n_steps) memory.
+        # Logarithms need positive values, so positive and negative parts of
+        # the states are summed apart.
+        scores = self._masked_scores(states, lengths).double().unsqueeze(-1)
+        log_total = torch.logcumsumexp(scores, dim=1)
+
+        def running_mean(part):
+            return torch.exp(torch.logcumsumexp(scores + torch.log(part), dim=1) - log_total)
+
+        values = states.double()
+        mean = running_mean(values.clamp(min=0)) - running_mean((-values).clamp(min=0))
+        return mean.to(states.dtype).unsqueeze(2)
 
 
 def timestep_indices(timesteps, lengths):
