@@ -1,0 +1,216 @@
+"""Intermediate outputs of the estimators: staged predictions, attention
+weights, hidden states and the ``layers`` parameter.
+
+Each test checks a property that defines the output: the last staged step is
+the final prediction, a prefix's output ignores later steps, attention weights
+are a distribution over valid steps, a sequence's states do not depend on its
+batch neighbours.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+from conftest import make_sequences
+from sklearn.model_selection import GridSearchCV
+
+from skhidden import HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer
+
+TINY = dict(hidden_size=4, max_epochs=3, lr=0.02, random_state=0, device="cpu")
+STRATEGIES = ["last", "mean", "max", "attention", "timesteps", ("mean", "attention")]
+POOLED = [s for s in STRATEGIES if s != "timesteps"]
+
+
+@pytest.fixture(scope="module")
+def ragged():
+    return make_sequences(n=24, n_steps=10, ragged=True, seed=1)
+
+
+@pytest.fixture(scope="module")
+def classifiers(ragged):
+    X, y = ragged
+    return {
+        strategy: HiddenStateClassifier(aggregation=strategy, **TINY).fit(X, y)
+        for strategy in STRATEGIES
+    }
+
+
+def _first_steps(X, n_steps):
+    return [x[:n_steps] for x in X]
+
+
+def _staged_proba(clf, X):
+    return np.stack(list(clf.staged_predict_proba(X)))
+
+
+# ------------------------------------------------------------ staged outputs
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_last_staged_step_is_the_final_prediction(classifiers, ragged, strategy):
+    clf, X = classifiers[strategy], ragged[0]
+    staged = _staged_proba(clf, X)
+    assert staged.shape == (max(map(len, X)), len(X), 2)
+    np.testing.assert_allclose(staged[-1], clf.predict_proba(X), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(list(clf.staged_predict(X))[-1], clf.predict(X))
+
+
+@pytest.mark.parametrize("strategy", POOLED)
+def test_staged_step_t_is_the_prediction_from_the_first_t_steps(classifiers, ragged, strategy):
+    clf, X = classifiers[strategy], ragged[0]
+    staged = _staged_proba(clf, X)
+    for t in (0, 2, 6):
+        expected = clf.predict_proba(_first_steps(X, t + 1))
+        np.testing.assert_allclose(staged[t], expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_staged_outputs_ignore_later_steps(classifiers, ragged, strategy):
+    clf, X = classifiers[strategy], ragged[0]
+    rng = np.random.default_rng(0)
+    changed = [np.concatenate([x[:4], rng.normal(size=x[4:].shape) * 5]) for x in X]
+    np.testing.assert_allclose(
+        _staged_proba(clf, X)[:4], _staged_proba(clf, changed)[:4], rtol=1e-6, atol=1e-7
+    )
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_ended_sequences_keep_their_final_prediction(classifiers, ragged, strategy):
+    clf, X = classifiers[strategy], ragged[0]
+    staged = _staged_proba(clf, X)
+    for i, x in enumerate(X):
+        assert (staged[len(x) - 1 :, i] == staged[len(x) - 1, i]).all()
+
+
+def test_staged_predictions_do_not_depend_on_batching(classifiers, ragged):
+    clf, X = classifiers["attention"], ragged[0]
+    small_batches = _staged_proba(copy.deepcopy(clf).set_params(batch_size=5), X)
+    np.testing.assert_allclose(small_batches, _staged_proba(clf, X), rtol=1e-6, atol=1e-7)
+
+
+def test_timesteps_staged_counts_each_head_once_its_step_is_read():
+    X, y = make_sequences(n=16, n_steps=8, seed=2)
+    clf = HiddenStateClassifier(aggregation="timesteps", timesteps=[3, 7], **TINY).fit(X, y)
+    staged = _staged_proba(clf, X)
+    # Before step 3 the first head reads the current state, so its output moves.
+    assert not np.allclose(staged[1], staged[2])
+    # From step 3 it holds step 3's state, alone until the second head's step.
+    for t in (4, 5, 6):
+        np.testing.assert_array_equal(staged[t], staged[3])
+    assert not np.allclose(staged[7], staged[6])
+    np.testing.assert_allclose(staged[7], clf.predict_proba(X), rtol=1e-6, atol=1e-7)
+
+
+def test_staged_regression_matches_predict_for_one_and_several_targets(ragged):
+    X, y = ragged
+    targets = y.astype(float)
+    for y_fit in (targets, np.column_stack([targets, -targets])):
+        reg = HiddenStateRegressor(aggregation="timesteps", **TINY).fit(X, y_fit)
+        staged = list(reg.staged_predict(X))
+        assert len(staged) == max(map(len, X))
+        assert staged[0].shape == reg.predict(X).shape
+        np.testing.assert_allclose(staged[-1], reg.predict(X), rtol=1e-6, atol=1e-7)
+
+
+def test_staged_refuses_bidirectional_models_at_the_call(ragged):
+    X, y = ragged
+    clf = HiddenStateClassifier(bidirectional=True, **TINY).fit(X, y)
+    with pytest.raises(ValueError, match="bidirectional"):
+        clf.staged_predict_proba(X)
+    with pytest.raises(ValueError, match="bidirectional"):
+        clf.staged_predict(X)
+
+
+# --------------------------------------------------------- attention weights
+@pytest.mark.parametrize("strategy", ["attention", ("mean", "attention")])
+def test_attention_weights_are_a_distribution_over_valid_steps(classifiers, ragged, strategy):
+    X = ragged[0]
+    weights = classifiers[strategy].attention_weights(X)
+    assert [len(w) for w in weights] == [len(x) for x in X]
+    for w in weights:
+        assert (w >= 0).all()
+        assert w.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_attention_weights_of_a_sequence_ignore_its_batch(classifiers, ragged):
+    clf, X = classifiers["attention"], ragged[0]
+    shortest = int(np.argmin([len(x) for x in X]))
+    alone = clf.attention_weights([X[shortest]])[0]
+    np.testing.assert_allclose(alone, clf.attention_weights(X)[shortest], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("strategy", ["mean", "timesteps"])
+def test_attention_weights_without_attention_is_a_clear_error(classifiers, ragged, strategy):
+    with pytest.raises(ValueError, match="no attention weights.*aggregation='attention'"):
+        classifiers[strategy].attention_weights(ragged[0])
+
+
+def test_attention_weights_on_a_transformer(ragged):
+    X, y = ragged
+    weights = HiddenStateTransformer(aggregation="attention", **TINY).fit(X, y).attention_weights(X)
+    assert len(weights) == len(X)
+    assert all(abs(w.sum() - 1) < 1e-5 for w in weights)
+
+
+# ------------------------------------------------------------- hidden states
+@pytest.mark.parametrize(
+    "params, state_size",
+    [
+        ({}, 4),
+        ({"bidirectional": True}, 8),
+        ({"num_layers": 3, "layers": "all"}, 12),
+        ({"num_layers": 2, "layers": "all", "bidirectional": True, "cell": "lstm"}, 16),
+    ],
+)
+@pytest.mark.parametrize("Estimator", [HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer])
+def test_hidden_states_are_per_sequence_and_independent_of_the_batch(ragged, params, state_size, Estimator):
+    X, y = ragged
+    est = Estimator(**{**TINY, "max_epochs": 1, **params}).fit(X, y)
+    states = est.hidden_states(X)
+    assert [s.shape for s in states] == [(len(x), state_size) for x in X]
+    assert all(s.dtype == np.float32 for s in states)
+    shortest = int(np.argmin([len(x) for x in X]))
+    alone = est.hidden_states([X[shortest]])[0]
+    np.testing.assert_allclose(alone, states[shortest], rtol=1e-5, atol=1e-6)
+    in_small_batches = est.set_params(batch_size=3).hidden_states(X)
+    for a, b in zip(in_small_batches, states):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+# -------------------------------------------------------------------- layers
+@pytest.mark.parametrize("aggregation, blocks", [("mean", 1), (("mean", "max"), 2)])
+def test_all_layers_transform_width_is_layers_times_state_size(ragged, aggregation, blocks):
+    X, y = ragged
+    params = {**TINY, "max_epochs": 1, "num_layers": 3, "aggregation": aggregation}
+    last = HiddenStateTransformer(layers="last", **params).fit(X, y)
+    every = HiddenStateTransformer(layers="all", **params).fit(X, y)
+    assert last.transform(X).shape == (len(X), blocks * 4)
+    assert every.transform(X).shape == (len(X), blocks * 3 * 4)
+    assert len(every.get_feature_names_out()) == blocks * 3 * 4
+
+
+def test_layers_is_searchable(ragged):
+    X, y = ragged
+    search = GridSearchCV(
+        HiddenStateClassifier(**{**TINY, "max_epochs": 1, "num_layers": 2}),
+        {"layers": ["last", "all"]},
+        cv=2,
+    ).fit(X, y)
+    assert list(search.cv_results_["param_layers"]) == ["last", "all"]
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.best_estimator_.layers in ("last", "all")
+
+
+# ---------------------------------------------------------------- real data
+def test_staged_and_attention_on_japanese_vowels():
+    pytest.importorskip("aeon")
+    from skhidden.datasets import load_dataset
+
+    X, y = load_dataset("JapaneseVowels", "train")
+    X, y = X[::3], y[::3]
+    clf = HiddenStateClassifier(aggregation=("attention", "mean"), **TINY).fit(X, y)
+    staged = _staged_proba(clf, X)
+    assert staged.shape == (max(map(len, X)), len(X), len(clf.classes_))
+    np.testing.assert_allclose(staged[-1], clf.predict_proba(X), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(staged[6], clf.predict_proba(_first_steps(X, 7)), rtol=1e-6, atol=1e-7)
+    weights = clf.attention_weights(X)
+    assert [len(w) for w in weights] == [len(x) for x in X]
+    np.testing.assert_allclose([w.sum() for w in weights], 1.0, rtol=1e-5)
