@@ -317,7 +317,8 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         y_pred : ndarray of shape (n_samples,)
             One array per step, up to the longest sequence's length.
         """
-        return (self.classes_[np.argmax(p, axis=1)] for p in self.staged_predict_proba(X))
+        staged = self.staged_predict_proba(X)
+        return (self.classes_[np.argmax(proba, axis=1)] for proba in staged)
 
 
 def _mean_proba(logits, mask=None):

@@ -4,9 +4,13 @@ Steps: load a bundled real dataset (official train/test split), grid-search
 the aggregation strategy with cross-validation on the training split, refit
 every strategy on the whole training split and score it on the test split,
 print a table, write it as markdown and save the best model with joblib.
+With matplotlib installed, ``save_figures`` also saves PNG pictures beside the
+table: the strategies' CV scores, how early each refitted strategy knows the
+class on the test split, and a test sequence with its attention weights.
 """
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -21,7 +25,7 @@ from .classifier import HiddenStateClassifier
 from .datasets import load_dataset
 from .preprocessing import SequenceScaler
 
-__all__ = ["STRATEGIES", "main", "run_comparison"]
+__all__ = ["STRATEGIES", "main", "run_comparison", "save_figures"]
 
 STRATEGIES = ["last", "mean", "max", "attention", "timesteps", ("mean", "max")]
 
@@ -42,6 +46,7 @@ def run_comparison(
     hidden_size=32,
     random_state=0,
     log=print,
+    return_models=False,
 ):
     """Grid-search the aggregation strategy and score every strategy on a test set.
 
@@ -63,6 +68,8 @@ def run_comparison(
         Seed of every fit and of the folds.
     log : callable, default=print
         Receives progress lines.
+    return_models : bool, default=False
+        Also return the refitted models.
 
     Returns
     -------
@@ -71,6 +78,9 @@ def run_comparison(
         ``test_accuracy``, ``fit_seconds``, ``rank``.
     search : GridSearchCV
         The fitted search; ``best_estimator_`` is a scaler + classifier pipeline.
+    models : dict of str -> Pipeline
+        Only with ``return_models``: each strategy's label -> its model
+        refitted on the whole training split.
     """
     pipeline = make_pipeline(
         SequenceScaler(),
@@ -81,18 +91,26 @@ def run_comparison(
     grid = {"hiddenstateclassifier__aggregation": list(strategies)}
     folds = StratifiedKFold(cv, shuffle=True, random_state=random_state)
     search = GridSearchCV(pipeline, grid, cv=folds, verbose=2)
-    log(f"Grid search: {len(strategies)} strategies x {cv} folds, {max_epochs} epochs each")
+    log(
+        f"Grid search: {len(strategies)} strategies x {cv} folds, "
+        f"{max_epochs} epochs each"
+    )
     search.fit(X_train, y_train)
 
     results = search.cv_results_
     rows = []
+    models = {}
     for i, params in enumerate(results["params"]):
         strategy = params["hiddenstateclassifier__aggregation"]
-        log(f"[{i + 1}/{len(strategies)}] refit {_label(strategy)!r} on the whole training split")
+        log(
+            f"[{i + 1}/{len(strategies)}] refit {_label(strategy)!r} "
+            "on the whole training split"
+        )
         model = clone(pipeline).set_params(**params)
         start = time.perf_counter()
         model.fit(X_train, y_train)
         seconds = time.perf_counter() - start
+        models[_label(strategy)] = model
         rows.append(
             {
                 "strategy": _label(strategy),
@@ -103,13 +121,68 @@ def run_comparison(
                 "rank": int(results["rank_test_score"][i]),
             }
         )
+    if return_models:
+        return rows, search, models
     return rows, search
+
+
+def save_figures(search, models, X_test, y_test, folder):
+    """Save the comparison's pictures as PNG files in ``folder``.
+
+    Parameters
+    ----------
+    search : GridSearchCV
+        The fitted search of :func:`run_comparison`.
+    models : dict of str -> Pipeline
+        The refitted models of :func:`run_comparison`.
+    X_test, y_test : sequences and labels
+        Held-out split for the early-classification curve and the attention
+        picture (its first sequence).
+
+    Returns
+    -------
+    paths : list of str
+        The files written: ``strategy_comparison.png``,
+        ``early_classification.png`` and, when a strategy has attention,
+        ``attention.png``.
+    """
+    from matplotlib.figure import Figure
+
+    from .plotting import (
+        plot_attention,
+        plot_early_classification,
+        plot_strategy_comparison,
+    )
+
+    attention = [m for label, m in models.items() if "attention" in label.split("+")]
+    drawings = {
+        "strategy_comparison.png": lambda ax: plot_strategy_comparison(
+            search.cv_results_, ax=ax
+        ),
+        "early_classification.png": lambda ax: plot_early_classification(
+            models, X_test, y_test, ax=ax
+        ),
+    }
+    if attention:
+        drawings["attention.png"] = lambda ax: plot_attention(
+            attention[0], X_test[0], ax=ax
+        )
+    paths = []
+    for name, draw in drawings.items():
+        # Figure without pyplot: no GUI backend and no global figure state.
+        figure = Figure(figsize=(6.4, 4.0), layout="constrained")
+        draw(figure.subplots())
+        path = os.path.join(folder, name)
+        figure.savefig(path, dpi=100)
+        paths.append(path)
+    return paths
 
 
 def format_table(rows):
     """Render comparison rows as a markdown table, best CV score first."""
     lines = [
-        "| rank | aggregation | CV accuracy (mean ± std) | test accuracy | fit time (s) |",
+        "| rank | aggregation | CV accuracy (mean ± std) | test accuracy "
+        "| fit time (s) |",
         "|---:|---|---:|---:|---:|",
     ]
     for row in sorted(rows, key=lambda r: r["rank"]):
@@ -132,16 +205,23 @@ def _parse(argv):
     parser.add_argument(
         "--dataset",
         default="JapaneseVowels",
-        help="an aeon-bundled dataset name or a .ts file path (default: JapaneseVowels)",
+        help="an aeon-bundled dataset name or a .ts file path "
+        "(default: JapaneseVowels)",
     )
     parser.add_argument(
         "--test-dataset",
         default=None,
         help="a .ts file with the test split, when --dataset is a .ts file",
     )
-    parser.add_argument("--epochs", type=int, default=60, help="epochs per fit (default: 60)")
-    parser.add_argument("--hidden-size", type=int, default=32, help="GRU units (default: 32)")
-    parser.add_argument("--cv", type=int, default=3, help="cross-validation folds (default: 3)")
+    parser.add_argument(
+        "--epochs", type=int, default=60, help="epochs per fit (default: 60)"
+    )
+    parser.add_argument(
+        "--hidden-size", type=int, default=32, help="GRU units (default: 32)"
+    )
+    parser.add_argument(
+        "--cv", type=int, default=3, help="cross-validation folds (default: 3)"
+    )
     parser.add_argument(
         "--strategies",
         nargs="+",
@@ -180,7 +260,7 @@ def main(argv=None):
     )
 
     start = time.perf_counter()
-    rows, search = run_comparison(
+    rows, search, models = run_comparison(
         X_train,
         y_train,
         X_test,
@@ -191,6 +271,7 @@ def main(argv=None):
         hidden_size=args.hidden_size,
         random_state=args.seed,
         log=lambda line: print(line, flush=True),
+        return_models=True,
     )
     table = format_table(rows)
     best = search.best_params_["hiddenstateclassifier__aggregation"]
@@ -211,4 +292,16 @@ def main(argv=None):
     model_path = os.path.join(args.output, "best_model.joblib")
     joblib.dump(search.best_estimator_, model_path)
     print(f"Wrote {table_path} and {model_path} (load with joblib.load).")
+    _report_figures(search, models, X_test, y_test, args.output)
     return 0
+
+
+def _report_figures(search, models, X_test, y_test, folder):
+    """Save the figures and say where, or say in one line why there are none."""
+    if importlib.util.find_spec("matplotlib") is None:
+        print(
+            "No figures: matplotlib is not installed (pip install 'skhidden[plots]')."
+        )
+        return
+    paths = save_figures(search, models, X_test, y_test, folder)
+    print(f"Wrote {', '.join(paths)}.")

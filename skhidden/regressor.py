@@ -194,7 +194,9 @@ class HiddenStateRegressor(RegressorMixin, BaseHiddenState):
         ValueError
             For a bidirectional model, which reads every step at once.
         """
-        staged = self._staged(X, lambda outputs, mask: mean_over_views(outputs.double(), mask))
+        staged = self._staged(
+            X, lambda outputs, mask: mean_over_views(outputs.double(), mask)
+        )
         return (y_pred.ravel() if self._y_1d else y_pred for y_pred in staged)
 
     def __sklearn_tags__(self):

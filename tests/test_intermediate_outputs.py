@@ -54,7 +54,9 @@ def test_last_staged_step_is_the_final_prediction(classifiers, ragged, strategy)
 
 
 @pytest.mark.parametrize("strategy", POOLED)
-def test_staged_step_t_is_the_prediction_from_the_first_t_steps(classifiers, ragged, strategy):
+def test_staged_step_t_is_the_prediction_from_the_first_t_steps(
+    classifiers, ragged, strategy
+):
     clf, X = classifiers[strategy], ragged[0]
     staged = _staged_proba(clf, X)
     for t in (0, 2, 6):
@@ -83,12 +85,16 @@ def test_ended_sequences_keep_their_final_prediction(classifiers, ragged, strate
 def test_staged_predictions_do_not_depend_on_batching(classifiers, ragged):
     clf, X = classifiers["attention"], ragged[0]
     small_batches = _staged_proba(copy.deepcopy(clf).set_params(batch_size=5), X)
-    np.testing.assert_allclose(small_batches, _staged_proba(clf, X), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        small_batches, _staged_proba(clf, X), rtol=1e-6, atol=1e-7
+    )
 
 
 def test_timesteps_staged_counts_each_head_once_its_step_is_read():
     X, y = make_sequences(n=16, n_steps=8, seed=2)
-    clf = HiddenStateClassifier(aggregation="timesteps", timesteps=[3, 7], **TINY).fit(X, y)
+    clf = HiddenStateClassifier(aggregation="timesteps", timesteps=[3, 7], **TINY).fit(
+        X, y
+    )
     staged = _staged_proba(clf, X)
     # Before step 3 the first head reads the current state, so its output moves.
     assert not np.allclose(staged[1], staged[2])
@@ -121,7 +127,9 @@ def test_staged_refuses_bidirectional_models_at_the_call(ragged):
 
 # --------------------------------------------------------- attention weights
 @pytest.mark.parametrize("strategy", ["attention", ("mean", "attention")])
-def test_attention_weights_are_a_distribution_over_valid_steps(classifiers, ragged, strategy):
+def test_attention_weights_are_a_distribution_over_valid_steps(
+    classifiers, ragged, strategy
+):
     X = ragged[0]
     weights = classifiers[strategy].attention_weights(X)
     assert [len(w) for w in weights] == [len(x) for x in X]
@@ -134,18 +142,28 @@ def test_attention_weights_of_a_sequence_ignore_its_batch(classifiers, ragged):
     clf, X = classifiers["attention"], ragged[0]
     shortest = int(np.argmin([len(x) for x in X]))
     alone = clf.attention_weights([X[shortest]])[0]
-    np.testing.assert_allclose(alone, clf.attention_weights(X)[shortest], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        alone, clf.attention_weights(X)[shortest], rtol=1e-5, atol=1e-7
+    )
 
 
 @pytest.mark.parametrize("strategy", ["mean", "timesteps"])
-def test_attention_weights_without_attention_is_a_clear_error(classifiers, ragged, strategy):
-    with pytest.raises(ValueError, match="no attention weights.*aggregation='attention'"):
+def test_attention_weights_without_attention_is_a_clear_error(
+    classifiers, ragged, strategy
+):
+    with pytest.raises(
+        ValueError, match="no attention weights.*aggregation='attention'"
+    ):
         classifiers[strategy].attention_weights(ragged[0])
 
 
 def test_attention_weights_on_a_transformer(ragged):
     X, y = ragged
-    weights = HiddenStateTransformer(aggregation="attention", **TINY).fit(X, y).attention_weights(X)
+    weights = (
+        HiddenStateTransformer(aggregation="attention", **TINY)
+        .fit(X, y)
+        .attention_weights(X)
+    )
     assert len(weights) == len(X)
     assert all(abs(w.sum() - 1) < 1e-5 for w in weights)
 
@@ -160,8 +178,12 @@ def test_attention_weights_on_a_transformer(ragged):
         ({"num_layers": 2, "layers": "all", "bidirectional": True, "cell": "lstm"}, 16),
     ],
 )
-@pytest.mark.parametrize("Estimator", [HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer])
-def test_hidden_states_are_per_sequence_and_independent_of_the_batch(ragged, params, state_size, Estimator):
+@pytest.mark.parametrize(
+    "Estimator", [HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer]
+)
+def test_hidden_states_are_per_sequence_and_independent_of_the_batch(
+    ragged, params, state_size, Estimator
+):
     X, y = ragged
     est = Estimator(**{**TINY, "max_epochs": 1, **params}).fit(X, y)
     states = est.hidden_states(X)
@@ -171,13 +193,15 @@ def test_hidden_states_are_per_sequence_and_independent_of_the_batch(ragged, par
     alone = est.hidden_states([X[shortest]])[0]
     np.testing.assert_allclose(alone, states[shortest], rtol=1e-5, atol=1e-6)
     in_small_batches = est.set_params(batch_size=3).hidden_states(X)
-    for a, b in zip(in_small_batches, states):
+    for a, b in zip(in_small_batches, states, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 # -------------------------------------------------------------------- layers
 @pytest.mark.parametrize("aggregation, blocks", [("mean", 1), (("mean", "max"), 2)])
-def test_all_layers_transform_width_is_layers_times_state_size(ragged, aggregation, blocks):
+def test_all_layers_transform_width_is_layers_times_state_size(
+    ragged, aggregation, blocks
+):
     X, y = ragged
     params = {**TINY, "max_epochs": 1, "num_layers": 3, "aggregation": aggregation}
     last = HiddenStateTransformer(layers="last", **params).fit(X, y)
@@ -210,7 +234,9 @@ def test_staged_and_attention_on_japanese_vowels():
     staged = _staged_proba(clf, X)
     assert staged.shape == (max(map(len, X)), len(X), len(clf.classes_))
     np.testing.assert_allclose(staged[-1], clf.predict_proba(X), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(staged[6], clf.predict_proba(_first_steps(X, 7)), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        staged[6], clf.predict_proba(_first_steps(X, 7)), rtol=1e-6, atol=1e-7
+    )
     weights = clf.attention_weights(X)
     assert [len(w) for w in weights] == [len(x) for x in X]
     np.testing.assert_allclose([w.sum() for w in weights], 1.0, rtol=1e-5)

@@ -152,7 +152,9 @@ class MeanPool(Aggregation):
 
     def _prefix(self, states, lengths):
         counts = torch.arange(1, states.shape[1] + 1, device=states.device)
-        return (states.cumsum(dim=1) / counts.view(1, -1, 1).to(states.dtype)).unsqueeze(2)
+        return (
+            states.cumsum(dim=1) / counts.view(1, -1, 1).to(states.dtype)
+        ).unsqueeze(2)
 
 
 class MaxPool(Aggregation):
@@ -220,7 +222,9 @@ class AttentionPool(Aggregation):
         log_total = torch.logcumsumexp(scores, dim=1)
 
         def running_mean(part):
-            return torch.exp(torch.logcumsumexp(scores + torch.log(part), dim=1) - log_total)
+            return torch.exp(
+                torch.logcumsumexp(scores + torch.log(part), dim=1) - log_total
+            )
 
         values = states.double()
         mean = running_mean(values.clamp(min=0)) - running_mean((-values).clamp(min=0))
@@ -359,7 +363,10 @@ def build_aggregation(strategy, state_size, *, backward_features=None, timesteps
         return Concatenation(
             [
                 build_aggregation(
-                    s, state_size, backward_features=backward_features, timesteps=timesteps
+                    s,
+                    state_size,
+                    backward_features=backward_features,
+                    timesteps=timesteps,
                 )
                 for s in strategy
             ]

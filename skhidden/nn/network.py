@@ -124,7 +124,10 @@ class HiddenStateNetwork(nn.Module):
         return views.flatten(start_dim=1)
 
     def _heads(self, views):
-        """Each view through its head: ``(..., n_views, d) -> (..., n_views, n_outputs)``."""
+        """Each view through its own head.
+
+        ``(..., n_views, output_size) -> (..., n_views, n_outputs)``.
+        """
         views = self.dropout(views)
         return torch.stack(
             [head(views[..., i, :]) for i, head in enumerate(self.heads)], dim=-2

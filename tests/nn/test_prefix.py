@@ -17,7 +17,7 @@ LENGTHS = torch.tensor([9, 4, 1, 6])
 
 @pytest.fixture
 def states():
-    """Padded states ``(4, 9, 3)``, zero after each sequence's end like the encoder's."""
+    """Padded states ``(4, 9, 3)``, zero after each sequence's end (as encoded)."""
     values = torch.randn(len(LENGTHS), 9, 3)
     return values * valid_mask(LENGTHS, 9).unsqueeze(-1)
 
@@ -40,7 +40,9 @@ def test_prefix_at_each_step_equals_the_strategy_on_the_steps_so_far(states, str
 @pytest.mark.parametrize("strategy", POOLED + ["timesteps"])
 def test_prefix_at_the_last_step_equals_forward(states, strategy):
     aggregation = build_aggregation(strategy, 3, timesteps=(0, 0.5, -1))
-    torch.testing.assert_close(aggregation.prefix(states, LENGTHS)[:, -1], aggregation(states, LENGTHS))
+    torch.testing.assert_close(
+        aggregation.prefix(states, LENGTHS)[:, -1], aggregation(states, LENGTHS)
+    )
 
 
 @pytest.mark.parametrize("strategy", POOLED + ["timesteps"])
@@ -68,7 +70,9 @@ def test_attention_prefix_is_exact_for_scores_thousands_apart(states):
     prefix = attention.prefix(states, LENGTHS)
     assert torch.isfinite(prefix).all()
     for t in range(9):
-        torch.testing.assert_close(prefix[:, t], attention(*_truncate(states, LENGTHS, t + 1)))
+        torch.testing.assert_close(
+            prefix[:, t], attention(*_truncate(states, LENGTHS, t + 1))
+        )
 
 
 def test_timesteps_views_hold_their_step_once_reached(states):
@@ -102,14 +106,21 @@ def test_timesteps_mask_follows_each_sequence_length():
 def test_mean_over_views_counts_masked_views_only():
     values = torch.tensor([[[1.0, 10.0], [3.0, 30.0], [100.0, 100.0]]])
     mask = torch.tensor([[True, True, False]])
-    torch.testing.assert_close(mean_over_views(values, mask), torch.tensor([[2.0, 20.0]]))
+    torch.testing.assert_close(
+        mean_over_views(values, mask), torch.tensor([[2.0, 20.0]])
+    )
     torch.testing.assert_close(mean_over_views(values), values.mean(dim=1))
 
 
 def _network(aggregation, **kwargs):
     torch.manual_seed(0)
     return HiddenStateNetwork(
-        2, 3, hidden_size=5, aggregation=aggregation, timesteps=(0.25, 0.5, 1.0), **kwargs
+        2,
+        3,
+        hidden_size=5,
+        aggregation=aggregation,
+        timesteps=(0.25, 0.5, 1.0),
+        **kwargs,
     ).eval()
 
 
@@ -150,4 +161,6 @@ def test_attention_weights_are_a_distribution_zero_on_padding(aggregation):
 @pytest.mark.parametrize("aggregation", ["mean", "timesteps", ("mean", "max")])
 def test_attention_weights_need_attention(aggregation):
     with pytest.raises(ValueError, match="no attention weights"):
-        _network(aggregation).attention_weights(torch.randn(2, 5, 2), torch.tensor([5, 3]))
+        _network(aggregation).attention_weights(
+            torch.randn(2, 5, 2), torch.tensor([5, 3])
+        )

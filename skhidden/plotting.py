@@ -1,0 +1,301 @@
+"""Pictures of the intermediate outputs (matplotlib, the ``plots`` extra).
+
+Defining functions, each drawing on ``ax`` (a new figure when None) and
+returning the matplotlib Axes, like scikit-learn's ``*Display`` helpers:
+
+- ``plot_attention``: a sequence with its attention weights drawn over it.
+- ``plot_hidden_states``: a sequence's hidden states as a heatmap.
+- ``plot_early_classification``: score against the share of each sequence
+  read, one curve per model, from staged predictions (``early_scores``
+  computes the numbers without drawing).
+- ``plot_strategy_comparison``: a ``GridSearchCV``'s ``cv_results_``, mean
+  and spread of the cross-validated scores per candidate.
+
+Estimators may be fitted skhidden estimators or pipelines that end in one
+(e.g. ``make_pipeline(SequenceScaler(), HiddenStateClassifier())``): the
+earlier steps transform the input first. matplotlib is imported only when
+something is drawn, so the module imports without it.
+"""
+
+import numpy as np
+import torch
+from sklearn.base import is_classifier
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.pipeline import Pipeline
+
+from .nn.aggregation import timestep_indices
+from .sequences import check_sequences
+
+__all__ = [
+    "DEFAULT_FRACTIONS",
+    "early_scores",
+    "plot_attention",
+    "plot_early_classification",
+    "plot_hidden_states",
+    "plot_strategy_comparison",
+]
+
+DEFAULT_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def _axes(ax):
+    """``ax``, or the Axes of a new figure; matplotlib imported here only."""
+    if ax is not None:
+        return ax
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            "skhidden's plots need matplotlib: pip install 'skhidden[plots]'."
+        ) from exc
+    return plt.subplots()[1]
+
+
+def _final_step(estimator, X):
+    """The skhidden estimator ending ``estimator``, and ``X`` as it receives it."""
+    if isinstance(estimator, Pipeline):
+        return estimator[-1], estimator[:-1].transform(X)
+    return estimator, X
+
+
+def _strategy_label(value):
+    """``("mean", "max")`` -> ``"mean+max"``; anything else as text."""
+    if isinstance(value, (tuple, list)):
+        return "+".join(map(str, value))
+    return str(value)
+
+
+def plot_attention(estimator, sequence, *, feature_names=None, ax=None):
+    """Draw a sequence with its attention weights shaded under it.
+
+    Parameters
+    ----------
+    estimator : fitted estimator or Pipeline
+        A skhidden estimator whose aggregation contains ``"attention"``, or a
+        pipeline ending in one.
+    sequence : array-like of shape (n_timesteps, n_features) or (n_timesteps,)
+        One sequence, as given to the estimator (before any pipeline step).
+    feature_names : list of str, default=None
+        Legend labels of the features; None labels them ``x0``, ``x1``, ...
+        (the legend is drawn for up to 6 features).
+    ax : matplotlib Axes, default=None
+        Where to draw; None makes a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The Axes of the sequence; the weights are on its twin (right) axis.
+    """
+    final, Xt = _final_step(estimator, [sequence])
+    weights = final.attention_weights(Xt)[0]
+    values = check_sequences([sequence])[0][0, : len(weights)]
+    ax = _axes(ax)
+    steps = np.arange(len(weights))
+    names = feature_names or [f"x{i}" for i in range(values.shape[1])]
+    for column, name in zip(values.T, names, strict=True):
+        ax.plot(steps, column, linewidth=1.2, label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("value")
+    if values.shape[1] <= 6:
+        ax.legend(loc="upper left", fontsize="small")
+    twin = ax.twinx()
+    twin.bar(steps, weights, width=1.0, color="tab:red", alpha=0.25, label="attention")
+    twin.set_ylabel("attention weight", color="tab:red")
+    twin.set_ylim(0, 1.05 * weights.max())
+    ax.set_zorder(twin.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    ax.set_title("Sequence and its attention weights")
+    return ax
+
+
+def plot_hidden_states(estimator, sequence, *, ax=None):
+    """Draw a sequence's hidden states as a heatmap, units by steps.
+
+    Parameters
+    ----------
+    estimator : fitted estimator or Pipeline
+        A skhidden estimator, or a pipeline ending in one.
+    sequence : array-like of shape (n_timesteps, n_features) or (n_timesteps,)
+        One sequence, as given to the estimator.
+    ax : matplotlib Axes, default=None
+        Where to draw; None makes a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    final, Xt = _final_step(estimator, [sequence])
+    states = final.hidden_states(Xt)[0]
+    ax = _axes(ax)
+    limit = np.abs(states).max()
+    image = ax.imshow(
+        states.T,
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-limit,
+        vmax=limit,
+        interpolation="nearest",
+    )
+    ax.figure.colorbar(image, ax=ax, label="state value")
+    ax.set_xlabel("step")
+    ax.set_ylabel("state unit")
+    ax.set_title("Hidden states")
+    return ax
+
+
+def early_scores(estimator, X, y, fractions=DEFAULT_FRACTIONS):
+    """Score of the predictions made from the first part of each sequence.
+
+    Computed from one ``staged_predict`` pass: the prediction for fraction
+    ``f`` of a sequence of length ``T`` is the one made after its first
+    ``ceil(f * T)`` steps.
+
+    Parameters
+    ----------
+    estimator : fitted estimator or Pipeline
+        A unidirectional skhidden classifier or regressor, or a pipeline
+        ending in one.
+    X : sequences
+        Input, as given to the estimator.
+    y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        True labels or targets.
+    fractions : sequence of float in (0, 1], default=DEFAULT_FRACTIONS
+        Shares of each sequence read.
+
+    Returns
+    -------
+    scores : ndarray of shape (len(fractions),)
+        Accuracy for a classifier, R² for a regressor.
+    """
+    fractions = tuple(float(f) for f in fractions)
+    if not fractions or not all(0.0 < f <= 1.0 for f in fractions):
+        raise ValueError(f"fractions must be shares in (0, 1]; got {fractions}.")
+    final, Xt = _final_step(estimator, X)
+    staged = np.stack(list(final.staged_predict(Xt)))
+    lengths = check_sequences(Xt)[1]
+    steps = timestep_indices(fractions, torch.as_tensor(lengths)).numpy()
+    score = accuracy_score if is_classifier(final) else r2_score
+    samples = np.arange(len(lengths))
+    return np.array(
+        [score(y, staged[steps[:, j], samples]) for j in range(len(fractions))]
+    )
+
+
+def plot_early_classification(
+    estimators, X, y, *, fractions=DEFAULT_FRACTIONS, ax=None
+):
+    """Draw score against the share of each sequence read: how early a model knows.
+
+    Parameters
+    ----------
+    estimators : fitted estimator, list of them, or dict of label -> estimator
+        Unidirectional skhidden classifiers or regressors, or pipelines ending
+        in one; one curve each, labelled by the dict key or the aggregation.
+    X : sequences
+        Input, as given to the estimators.
+    y : array-like
+        True labels or targets.
+    fractions : sequence of float in (0, 1], default=DEFAULT_FRACTIONS
+        Shares of each sequence read, see :func:`early_scores`.
+    ax : matplotlib Axes, default=None
+        Where to draw; None makes a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    if isinstance(estimators, dict):
+        labelled = list(estimators.items())
+    else:
+        if not isinstance(estimators, (list, tuple)):
+            estimators = [estimators]
+        labelled = [
+            (_strategy_label(_final_step(e, X)[0].aggregation), e) for e in estimators
+        ]
+    ax = _axes(ax)
+    percent = 100 * np.asarray(fractions, dtype=float)
+    for label, estimator in labelled:
+        ax.plot(
+            percent, early_scores(estimator, X, y, fractions), marker="o", label=label
+        )
+    is_clf = is_classifier(_final_step(labelled[0][1], X)[0])
+    ax.set_xlabel("share of each sequence read (%)")
+    ax.set_ylabel("accuracy" if is_clf else "R²")
+    ax.set_title("Prediction from the first part of each sequence")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def _candidate_labels(cv_results, param):
+    """Label each candidate by ``param``, adding other parameters only if needed."""
+    labels = [_strategy_label(p[param]) for p in cv_results["params"]]
+    if len(set(labels)) == len(labels):
+        return labels
+    return [
+        ", ".join(f"{k.rsplit('__', 1)[-1]}={_strategy_label(v)}" for k, v in p.items())
+        for p in cv_results["params"]
+    ]
+
+
+def _default_param(cv_results):
+    names = sorted({name for p in cv_results["params"] for name in p})
+    aggregation = [n for n in names if n.rsplit("__", 1)[-1] == "aggregation"]
+    if len(aggregation) == 1:
+        return aggregation[0]
+    if len(names) == 1:
+        return names[0]
+    raise ValueError(f"Name the parameter to compare: param= one of {names}.")
+
+
+def plot_strategy_comparison(cv_results, *, param=None, ax=None):
+    """Draw a grid search's cross-validated scores per candidate.
+
+    Each fold's score is a dot; the mean is a diamond with the standard
+    deviation as an error bar.
+
+    Parameters
+    ----------
+    cv_results : dict
+        ``GridSearchCV(...).cv_results_`` (or ``RandomizedSearchCV``'s).
+    param : str, default=None
+        The parameter that labels the candidates, e.g.
+        ``"hiddenstateclassifier__aggregation"``; None picks the one named
+        ``aggregation`` (or the only parameter searched).
+    ax : matplotlib Axes, default=None
+        Where to draw; None makes a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    param = param or _default_param(cv_results)
+    labels = _candidate_labels(cv_results, param)
+    splits = sorted(
+        k for k in cv_results if k.startswith("split") and k.endswith("_test_score")
+    )
+    fold_scores = np.column_stack([cv_results[k] for k in splits])
+    ax = _axes(ax)
+    positions = np.arange(len(labels))
+    offsets = np.linspace(-0.15, 0.15, fold_scores.shape[1])
+    for i, (column, offset) in enumerate(zip(fold_scores.T, offsets, strict=True)):
+        label = "one CV fold" if i == 0 else "_nolegend_"
+        ax.scatter(
+            positions + offset, column, color="tab:blue", alpha=0.6, s=16, label=label
+        )
+    ax.errorbar(
+        positions,
+        cv_results["mean_test_score"],
+        yerr=cv_results["std_test_score"],
+        fmt="D",
+        color="black",
+        capsize=5,
+        label="mean ± std",
+    )
+    ax.set_xticks(positions, labels, rotation=20, ha="right")
+    ax.set_xlabel(param.rsplit("__", 1)[-1])
+    ax.set_ylabel("cross-validated score")
+    ax.set_title("Grid search comparison")
+    ax.legend(fontsize="small")
+    ax.grid(axis="y", alpha=0.3)
+    return ax

@@ -1,0 +1,226 @@
+"""skhidden.plotting and the pictures of ``python -m skhidden``.
+
+Each plot is checked against the numbers it is meant to show (the drawn data
+equal the estimator's outputs), not only for running.
+"""
+
+import importlib
+import importlib.util
+import os
+import sys
+
+import numpy as np
+import pytest
+from conftest import make_sequences
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+import skhidden.plotting
+from skhidden import HiddenStateClassifier, HiddenStateRegressor, SequenceScaler
+from skhidden.plotting import (
+    early_scores,
+    plot_attention,
+    plot_early_classification,
+    plot_hidden_states,
+    plot_strategy_comparison,
+)
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+TINY = dict(hidden_size=4, max_epochs=3, lr=0.02, random_state=0, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def ragged():
+    return make_sequences(n=24, n_steps=10, ragged=True, seed=3)
+
+
+@pytest.fixture(scope="module")
+def attention_model(ragged):
+    return HiddenStateClassifier(aggregation=("attention", "mean"), **TINY).fit(*ragged)
+
+
+@pytest.fixture(scope="module")
+def search(ragged):
+    return GridSearchCV(
+        make_pipeline(
+            SequenceScaler(), HiddenStateClassifier(**{**TINY, "max_epochs": 1})
+        ),
+        {"hiddenstateclassifier__aggregation": ["last", "mean", ("mean", "max")]},
+        cv=2,
+    ).fit(*ragged)
+
+
+def test_plot_attention_draws_the_sequence_and_its_weights(attention_model, ragged):
+    sequence = ragged[0][0]
+    ax = plot_attention(attention_model, sequence)
+    assert isinstance(ax, matplotlib.axes.Axes)
+    assert len(ax.lines) == sequence.shape[1]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), sequence[:, 0])
+    twin = [other for other in ax.figure.axes if other is not ax][0]
+    heights = [bar.get_height() for bar in twin.patches]
+    np.testing.assert_allclose(
+        heights, attention_model.attention_weights([sequence])[0]
+    )
+
+
+def test_plots_draw_on_the_given_axes_and_accept_pipelines(ragged):
+    X, y = ragged
+    pipeline = make_pipeline(
+        SequenceScaler(), HiddenStateClassifier(aggregation="attention", **TINY)
+    ).fit(X, y)
+    _, ax = plt.subplots()
+    assert plot_attention(pipeline, X[1], ax=ax) is ax
+    scaled = pipeline[0].transform([X[1]])
+    heights = [bar.get_height() for bar in ax.figure.axes[1].patches]
+    np.testing.assert_allclose(heights, pipeline[-1].attention_weights(scaled)[0])
+    _, ax = plt.subplots()
+    assert plot_early_classification(pipeline, X, y, ax=ax) is ax
+
+
+def test_plot_attention_needs_attention(ragged):
+    clf = HiddenStateClassifier(aggregation="mean", **TINY).fit(*ragged)
+    with pytest.raises(ValueError, match="no attention weights"):
+        plot_attention(clf, ragged[0][0])
+
+
+def test_plot_hidden_states_shows_the_states(attention_model, ragged):
+    sequence = ragged[0][2]
+    ax = plot_hidden_states(attention_model, sequence)
+    image = ax.images[0].get_array()
+    np.testing.assert_allclose(image, attention_model.hidden_states([sequence])[0].T)
+
+
+def test_early_scores_read_each_sequence_up_to_its_fraction(attention_model, ragged):
+    X, y = ragged
+    fractions = (0.25, 0.5, 1.0)
+    scores = early_scores(attention_model, X, y, fractions)
+    for fraction, score in zip(fractions, scores, strict=True):
+        prefixes = [x[: int(np.ceil(fraction * len(x)))] for x in X]
+        assert score == pytest.approx(attention_model.score(prefixes, y))
+    assert scores[-1] == pytest.approx(attention_model.score(X, y))
+
+
+def test_early_scores_of_a_regressor_are_r2(ragged):
+    X, y = ragged
+    reg = HiddenStateRegressor(aggregation="max", **TINY).fit(X, y.astype(float))
+    assert early_scores(reg, X, y, [1.0])[0] == pytest.approx(reg.score(X, y))
+    ax = plot_early_classification({"max": reg}, X, y)
+    assert ax.get_ylabel() == "R²"
+
+
+@pytest.mark.parametrize("fractions", [(0.0, 0.5), (0.5, 1.5), ()])
+def test_early_scores_reject_fractions_outside_0_1(attention_model, ragged, fractions):
+    with pytest.raises(ValueError, match="fractions"):
+        early_scores(attention_model, *ragged, fractions)
+
+
+def test_plot_early_classification_draws_one_curve_per_model(attention_model, ragged):
+    X, y = ragged
+    last = HiddenStateClassifier(aggregation="last", **TINY).fit(X, y)
+    fractions = (0.2, 0.6, 1.0)
+    ax = plot_early_classification([attention_model, last], X, y, fractions=fractions)
+    assert [line.get_label() for line in ax.lines] == ["attention+mean", "last"]
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [20, 60, 100])
+    np.testing.assert_allclose(
+        ax.lines[1].get_ydata(), early_scores(last, X, y, fractions)
+    )
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["attention+mean", "last"]
+
+
+def test_plot_strategy_comparison_shows_each_candidates_scores(search):
+    results = search.cv_results_
+    ax = plot_strategy_comparison(results)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["last", "mean", "mean+max"]
+    means = ax.containers[0].lines[0].get_ydata()
+    np.testing.assert_allclose(means, results["mean_test_score"])
+    dots = [
+        c
+        for c in ax.collections
+        if isinstance(c, matplotlib.collections.PathCollection)
+    ]
+    splits = ["split0_test_score", "split1_test_score"]
+    for dots_of_fold, split in zip(dots, splits, strict=True):
+        np.testing.assert_allclose(dots_of_fold.get_offsets()[:, 1], results[split])
+    assert ax.get_xlabel() == "aggregation"
+
+
+def test_plot_strategy_comparison_names_other_parameters_when_needed():
+    results = {
+        "params": [
+            {"aggregation": "mean", "cell": "gru"},
+            {"aggregation": "mean", "cell": "lstm"},
+        ],
+        "mean_test_score": np.array([0.8, 0.9]),
+        "std_test_score": np.array([0.01, 0.02]),
+        "split0_test_score": np.array([0.79, 0.88]),
+        "split1_test_score": np.array([0.81, 0.92]),
+    }
+    ax = plot_strategy_comparison(results)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "aggregation=mean, cell=gru",
+        "aggregation=mean, cell=lstm",
+    ]
+    results["params"] = [{"cell": "gru", "lr": 0.1}, {"cell": "lstm", "lr": 0.1}]
+    with pytest.raises(ValueError, match="param="):
+        plot_strategy_comparison(results)
+    ax = plot_strategy_comparison(results, param="cell")
+    assert ax.get_xlabel() == "cell"
+
+
+def test_plotting_imports_without_matplotlib_and_names_the_extra(monkeypatch, ragged):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    module = importlib.reload(skhidden.plotting)
+    with pytest.raises(ImportError, match=r"skhidden\[plots\]"):
+        module.plot_early_classification([], *ragged)
+    monkeypatch.undo()
+    importlib.reload(skhidden.plotting)
+
+
+def test_demo_saves_its_figures_beside_the_table(tmp_path, capsys):
+    pytest.importorskip("aeon")
+    from skhidden.demo import main
+
+    argv = [
+        "--epochs",
+        "1",
+        "--hidden-size",
+        "4",
+        "--cv",
+        "2",
+        "--output",
+        str(tmp_path),
+    ]
+    assert main(argv + ["--strategies", "mean", "attention"]) == 0
+    names = {"strategy_comparison.png", "early_classification.png", "attention.png"}
+    assert names <= set(os.listdir(tmp_path))
+    for name in names:
+        with open(tmp_path / name, "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert "attention.png" in capsys.readouterr().out
+
+
+def test_demo_without_matplotlib_prints_a_note_and_no_figures(
+    tmp_path, capsys, monkeypatch
+):
+    from skhidden import demo
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else find_spec(name, *a),
+    )
+    demo._report_figures(None, {}, None, None, str(tmp_path))
+    assert "matplotlib is not installed" in capsys.readouterr().out
+    assert os.listdir(tmp_path) == []
