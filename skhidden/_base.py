@@ -25,6 +25,7 @@ from skorch.dataset import Dataset, ValidSplit
 from skorch.utils import to_tensor
 
 from ._device import resolve_device
+from ._threads import torch_threads
 from ._training import FiniteLossGuard, SequenceBatches, SequenceNet
 from .nn.aggregation import AGGREGATIONS
 from .nn.encoder import CELLS
@@ -280,7 +281,7 @@ class BaseHiddenState(BaseEstimator):
             device=device,
             verbose=int(self.verbose),
         )
-        with _seeded(seed, device):
+        with _seeded(seed, device), torch_threads():
             net.fit({"X": padded, "lengths": lengths}, targets)
         self.net_ = net
         self.n_features_in_ = padded.shape[2]
@@ -339,7 +340,7 @@ class BaseHiddenState(BaseEstimator):
             sort_by_length=True,
         )
         result = [None] * len(lengths) if per_step else None
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads():
             for index, (Xb, _) in zip(batches.batch_indices(), batches):
                 Xb = to_tensor(Xb, device=self.net_.device)
                 values = compute(module, Xb["X"], Xb["lengths"]).cpu().numpy()
