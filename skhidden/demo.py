@@ -25,7 +25,7 @@ from .classifier import HiddenStateClassifier
 from .datasets import load_dataset
 from .preprocessing import SequenceScaler
 
-__all__ = ["STRATEGIES", "main", "run_comparison", "save_figures"]
+__all__ = ["STRATEGIES", "main", "run_comparison", "save_figures", "save_png"]
 
 STRATEGIES = ["last", "mean", "max", "attention", "timesteps", ("mean", "max")]
 
@@ -146,8 +146,6 @@ def save_figures(search, models, X_test, y_test, folder):
         ``early_classification.png`` and, when a strategy has attention,
         ``attention.png``.
     """
-    from matplotlib.figure import Figure
-
     from .plotting import (
         plot_attention,
         plot_early_classification,
@@ -167,15 +165,31 @@ def save_figures(search, models, X_test, y_test, folder):
         drawings["attention.png"] = lambda ax: plot_attention(
             attention[0], X_test[0], ax=ax
         )
-    paths = []
-    for name, draw in drawings.items():
-        # Figure without pyplot: no GUI backend and no global figure state.
-        figure = Figure(figsize=(6.4, 4.0), layout="constrained")
-        draw(figure.subplots())
-        path = os.path.join(folder, name)
-        figure.savefig(path, dpi=100)
-        paths.append(path)
+    paths = [os.path.join(folder, name) for name in drawings]
+    for path, draw in zip(paths, drawings.values(), strict=True):
+        save_png(draw, path)
     return paths
+
+
+def save_png(draw, path, size=(6.4, 4.0)):
+    """Call ``draw(ax)`` on a new figure and save it as a PNG at ``path``.
+
+    The figure is made without pyplot: no GUI backend, no global state.
+
+    Parameters
+    ----------
+    draw : callable
+        Receives the matplotlib Axes to draw on.
+    path : str
+        Where the PNG goes.
+    size : tuple of float, default=(6.4, 4.0)
+        Figure size in inches (drawn at 100 dpi).
+    """
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, layout="constrained")
+    draw(figure.subplots())
+    figure.savefig(path, dpi=100)
 
 
 def format_table(rows):

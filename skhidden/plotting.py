@@ -51,6 +51,14 @@ def _axes(ax):
     return plt.subplots()[1]
 
 
+def _steps_axis(ax):
+    """Label the x axis as steps, ticks on whole steps only."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("step")
+
+
 def _final_step(estimator, X):
     """The skhidden estimator ending ``estimator``, and ``X`` as it receives it."""
     if isinstance(estimator, Pipeline):
@@ -94,7 +102,7 @@ def plot_attention(estimator, sequence, *, feature_names=None, ax=None):
     names = feature_names or [f"x{i}" for i in range(values.shape[1])]
     for column, name in zip(values.T, names, strict=True):
         ax.plot(steps, column, linewidth=1.2, label=name)
-    ax.set_xlabel("step")
+    _steps_axis(ax)
     ax.set_ylabel("value")
     if values.shape[1] <= 6:
         ax.legend(loc="upper left", fontsize="small")
@@ -137,7 +145,7 @@ def plot_hidden_states(estimator, sequence, *, ax=None):
         interpolation="nearest",
     )
     ax.figure.colorbar(image, ax=ax, label="state value")
-    ax.set_xlabel("step")
+    _steps_axis(ax)
     ax.set_ylabel("state unit")
     ax.set_title("Hidden states")
     return ax
