@@ -11,6 +11,9 @@ from .nn.network import mean_over_views
 
 __all__ = ["HiddenStateRegressor", "prepare_regression_targets"]
 
+# A quarter of the largest float32 whose square is finite: the loss has margin.
+MAX_TARGET = float(np.sqrt(np.finfo(np.float32).max)) / 4
+
 
 def prepare_regression_targets(y, n_samples):
     """Validate continuous targets and return them as float32 ``(n, n_targets)``.
@@ -43,6 +46,13 @@ def prepare_regression_targets(y, n_samples):
         raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
     if len(y) != n_samples:
         raise ValueError(f"y has {len(y)} rows but X has {n_samples} sequences.")
+    largest = np.abs(y).max(initial=0)
+    if largest > MAX_TARGET:
+        raise ValueError(
+            f"y has values as large as {largest:.3g}; beyond {MAX_TARGET:.1g} their "
+            "squared errors overflow float32 in training. Rescale y, e.g. with "
+            "sklearn.compose.TransformedTargetRegressor."
+        )
     return y.astype(np.float32), HeadAveragedLoss(nn.MSELoss()), one_dimensional
 
 

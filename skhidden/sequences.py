@@ -8,7 +8,11 @@ Accepted layouts (``n`` sequences, ``T`` steps, ``d`` features per step):
 - a 3-D array ``(n, T, d)``; sequences may end in rows of NaN (tslearn style),
   which mark them as shorter than ``T``;
 - a 2-D array ``(n, T)``: ``n`` univariate sequences (trailing NaN allowed too);
-- a list (or tuple) of arrays ``(T_i, d)`` or 1-D arrays ``(T_i,)``.
+- a list (or tuple, or 1-D object array) of arrays ``(T_i, d)`` or 1-D
+  arrays ``(T_i,)``.
+
+Values must be real numbers: strings, dates, complex numbers, ``None`` and
+masked arrays are refused rather than converted.
 
 Everything is converted once to a new float32 array ``(n, T_max, d)`` padded
 with zeros, plus an int64 array of lengths. The caller's data is never changed.
@@ -28,6 +32,12 @@ __all__ = [
 
 def _as_numeric_array(values, name):
     """Convert ``values`` to a new float64 numpy array with a clear error."""
+    if isinstance(values, np.ma.MaskedArray):
+        # np.asarray would silently drop the mask and read the hidden values.
+        raise TypeError(
+            f"{name} is a masked array; fill the masked values first, e.g. "
+            "with X.filled(np.nan) where they are padding at sequence ends."
+        )
     try:
         array = np.asarray(values)
     except ValueError as exc:
@@ -36,6 +46,8 @@ def _as_numeric_array(values, name):
             "or a list of arrays of shape (n_timesteps_i, n_features) for "
             "sequences of different lengths."
         ) from exc
+    except (TypeError, RuntimeError) as exc:
+        raise TypeError(f"{name} could not be converted to an array: {exc}") from exc
     if array.dtype.kind == "c":
         raise ValueError(
             f"Complex data not supported: {name} holds complex numbers; pass "
@@ -45,14 +57,46 @@ def _as_numeric_array(values, name):
         raise TypeError(
             f"{name} holds strings or bytes (dtype {array.dtype}); pass numbers."
         )
+    if array.dtype.kind in "mM":
+        raise TypeError(
+            f"{name} holds dates or durations (dtype {array.dtype}); pass numbers."
+        )
+    if array.dtype.kind == "O":
+        _refuse_lookalike_objects(array, name)
     try:
         return array.astype(np.float64)
     except TypeError as exc:
         raise TypeError(
             f"{name} must hold numbers only: {exc}. Convert it to a numeric array."
         ) from exc
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise ValueError(f"{name} could not be read as numbers: {exc}.") from exc
+
+
+def _refuse_lookalike_objects(array, name):
+    """Refuse strings, None and nested sequences inside an object array.
+
+    numpy would turn ``"1.5"`` into 1.5 and ``None`` into NaN (padding), which
+    would silently change what the caller meant. Other non-numbers fail in
+    the conversion itself.
+    """
+    for value in array.flat:
+        if value is None or isinstance(value, (str, bytes, np.ndarray, list, tuple)):
+            raise TypeError(
+                f"{name} holds a value of type {type(value).__name__} "
+                f"({str(value)[:40]!r}); every value must be a real number."
+            )
+
+
+def _is_array_of_sequences(X):
+    """Whether ``X`` is a 1-D object array whose elements are sequences."""
+    return (
+        isinstance(X, np.ndarray)
+        and X.dtype.kind == "O"
+        and X.ndim == 1
+        and X.size > 0
+        and all(isinstance(x, (np.ndarray, list, tuple)) for x in X)
+    )
 
 
 def _lengths_from_trailing_nan(array, name):
@@ -119,9 +163,9 @@ def check_sequences(X, *, name="X", dtype=np.float32):
     ----------
     X : array-like of shape (n_samples, n_timesteps, n_features) or \
             (n_samples, n_timesteps), or list of array-like
-        The sequences. A list holds one array ``(n_timesteps_i, n_features)``
-        or ``(n_timesteps_i,)`` per sequence. Arrays may mark the end of a
-        shorter sequence with rows of NaN.
+        The sequences. A list (or 1-D object array) holds one array
+        ``(n_timesteps_i, n_features)`` or ``(n_timesteps_i,)`` per sequence.
+        Arrays may mark the end of a shorter sequence with rows of NaN.
     name : str, default="X"
         Name used in error messages.
     dtype : numpy dtype, default=np.float32
@@ -141,8 +185,11 @@ def check_sequences(X, *, name="X", dtype=np.float32):
         zero, zero features, NaN inside a sequence, infinite values, or
         sequences with different numbers of features.
     TypeError
-        On non-numeric or complex values.
+        On values that are not real numbers (strings, dates, ``None``, other
+        objects) or a masked array.
     """
+    if _is_array_of_sequences(X):
+        X = list(X)
     if isinstance(X, (list, tuple)):
         if len(X) == 0:
             raise ValueError(f"{name} is empty: pass at least one sequence.")
@@ -193,8 +240,8 @@ def check_sequences(X, *, name="X", dtype=np.float32):
         )
     padded = padded[:, : lengths.max()]
     # Padding becomes zeros so that no NaN can reach a computation.
-    padded = np.where(np.arange(padded.shape[1])[None, :, None] < lengths[:, None, None],
-                      padded, 0.0)
+    valid = np.arange(padded.shape[1])[None, :, None] < lengths[:, None, None]
+    padded = np.where(valid, padded, 0.0)
     with np.errstate(over="ignore"):
         converted = padded.astype(dtype)
     if np.isinf(converted).any():
