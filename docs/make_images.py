@@ -5,8 +5,8 @@ Run from the repository root (needs the ``examples`` extra: aeon, matplotlib)::
     python docs/make_images.py
 
 JapaneseVowels (aeon, offline; 12 features, lengths 7-29), official split.
-The strategies are compared exactly as ``python -m skhidden`` does (3-fold
-grid search, each strategy refit on the training split) with a smaller GRU, so
+The strategies are compared exactly as ``python -m skhidden`` does with its
+defaults (3-fold grid search, each strategy refit on the training split), so
 the pictures come from the package's own code path. Writes into docs/images/:
 
 - strategy_comparison.png, early_classification.png, attention.png (the
@@ -15,7 +15,7 @@ the pictures come from the package's own code path. Writes into docs/images/:
 - layers.png: a 2-layer GRU searched over ``layers`` ("last" vs "all");
 - early_classification.md: test accuracy after 25/50/75/100% of each sequence.
 
-About 20 minutes on 2 busy CPU cores.
+A few minutes on 2 CPU cores.
 """
 
 import os
@@ -33,7 +33,7 @@ from skhidden.plotting import early_scores, plot_hidden_states, plot_strategy_co
 
 FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "images")
 DATASET = "JapaneseVowels"
-SETTINGS = {"hidden_size": 16, "max_epochs": 30, "random_state": 0}
+SETTINGS = {"hidden_size": 32, "max_epochs": 60, "random_state": 0}
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
 
