@@ -16,8 +16,8 @@ heads only count once their step has been read). Prefixes read the states as
 causal: they assume forward-only states, since a backward direction has read
 the future.
 
-``AGGREGATIONS`` maps names to classes; adding a strategy is adding a class
-there. ``build_aggregation`` turns a name or a tuple of names into a module.
+``AGGREGATIONS`` maps names to classes; adding a strategy is adding a
+subclass of ``Aggregation`` (``forward`` and ``_prefix``) there. ``build_aggregation`` turns a name or a tuple of names into a module.
 """
 
 import inspect
@@ -37,6 +37,7 @@ __all__ = [
     "MeanPool",
     "TimestepSelect",
     "build_aggregation",
+    "hold_final",
     "timestep_indices",
 ]
 
