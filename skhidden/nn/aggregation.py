@@ -17,7 +17,8 @@ causal: they assume forward-only states, since a backward direction has read
 the future.
 
 ``AGGREGATIONS`` maps names to classes; adding a strategy is adding a
-subclass of ``Aggregation`` (``forward`` and ``_prefix``) there. ``build_aggregation`` turns a name or a tuple of names into a module.
+subclass of ``Aggregation`` (``forward`` and ``_prefix``) there.
+``build_aggregation`` turns a name or a tuple of names into a module.
 """
 
 import inspect
