@@ -35,10 +35,16 @@ class HeadAveragedLoss(nn.Module):
 
 
 class NextStepLoss(nn.Module):
-    """Mean squared error of predicted neighbouring steps, valid steps only."""
+    """Mean squared error of predicted neighbouring steps, valid steps only.
 
-    def forward(self, predictions, X):
-        following, preceding, lengths = predictions
+    Called as ``loss(predictions, target)`` with the network's
+    ``(next, previous, lengths, steps)``; the steps to predict travel with the
+    predictions (they may be windows made by a front-end), so ``target`` is
+    not read.
+    """
+
+    def forward(self, predictions, target=None):
+        following, preceding, lengths, X = predictions
         n_steps = X.shape[1]
         # Step t predicts step t + 1, which must itself be valid.
         has_next = valid_mask(lengths - 1, n_steps - 1)

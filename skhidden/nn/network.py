@@ -8,9 +8,12 @@ estimators stream to users: ``features`` (the aggregated states),
 early classification) and ``attention_weights``. ``mean_over_views`` combines
 the heads' outputs, optionally only those that count.
 
+A front-end (``skhidden.nn.frontend``) may first read the input as a shorter
+sequence of windows; every "step" of the states is then a window.
+
 With ``objective="next_step"`` the network is trained without labels: each
-forward state predicts the next input step and each backward state the
-previous one, so no direction ever sees its own target.
+forward state predicts the next input step (or window) and each backward
+state the previous one, so no direction ever sees its own target.
 """
 
 import torch
@@ -18,6 +21,7 @@ from torch import nn
 
 from .aggregation import AttentionPool, Concatenation, build_aggregation
 from .encoder import RecurrentEncoder
+from .frontend import build_frontend
 
 __all__ = ["HiddenStateNetwork", "mean_over_views"]
 
@@ -71,6 +75,10 @@ class HiddenStateNetwork(nn.Module):
     objective : {"supervised", "next_step"}, default="supervised"
         What ``forward`` returns: head outputs, or next/previous-step
         predictions for self-supervised training.
+    frontend : {"none", "patch", "conv"}, default="none"
+        How input steps become encoder steps, see ``skhidden.nn.frontend``.
+    frontend_window : int, default=8
+        Window (patch) or kernel (conv) size of the front-end, in steps.
     """
 
     def __init__(
@@ -86,10 +94,15 @@ class HiddenStateNetwork(nn.Module):
         timesteps=None,
         layers="last",
         objective="supervised",
+        frontend="none",
+        frontend_window=8,
     ):
         super().__init__()
+        self.frontend = build_frontend(
+            frontend, n_features, window=frontend_window, channels=hidden_size
+        )
         self.encoder = RecurrentEncoder(
-            n_features, cell, hidden_size, num_layers, bidirectional, dropout
+            self.frontend.output_size, cell, hidden_size, num_layers, bidirectional, dropout
         )
         self.all_layers = layers == "all"
         n_aggregated = num_layers if self.all_layers else 1
@@ -106,21 +119,32 @@ class HiddenStateNetwork(nn.Module):
         )
         self.objective = objective
         if objective == "next_step":
-            self.next_step = nn.Linear(hidden_size, n_features)
+            step_size = self.frontend.output_size
+            self.next_step = nn.Linear(hidden_size, step_size)
             if bidirectional:
-                self.previous_step = nn.Linear(hidden_size, n_features)
+                self.previous_step = nn.Linear(hidden_size, step_size)
+
+    def encode(self, X, lengths):
+        """Front-end and encoder: the states the aggregation reads.
+
+        Returns
+        -------
+        states : torch.Tensor of shape (batch, n_windows, state_size)
+            Top layer's states, or all layers' concatenated; zero at padding.
+        lengths : torch.Tensor of shape (batch,)
+            Valid encoder steps (windows) per sequence.
+        """
+        X, lengths = self.frontend(X, lengths)
+        states = self.encoder(X, lengths)
+        return (torch.cat(states, dim=-1) if self.all_layers else states[-1]), lengths
 
     def hidden_states(self, X, lengths):
-        """States that the aggregation reads, ``(batch, n_steps, state_size)``.
-
-        Zero at padded steps.
-        """
-        states = self.encoder(X, lengths)
-        return torch.cat(states, dim=-1) if self.all_layers else states[-1]
+        """States that the aggregation reads, ``(batch, n_windows, state_size)``."""
+        return self.encode(X, lengths)[0]
 
     def features(self, X, lengths):
         """Aggregated states, ``(batch, n_views * output_size)``."""
-        views = self.aggregation(self.hidden_states(X, lengths), lengths)
+        views = self.aggregation(*self.encode(X, lengths))
         return views.flatten(start_dim=1)
 
     def _heads(self, views):
@@ -159,9 +183,9 @@ class HiddenStateNetwork(nn.Module):
                 "bidirectional: its backward direction reads every step of the "
                 "sequence. Refit with bidirectional=False."
             )
-        states = self.hidden_states(X, lengths)
+        states, lengths = self.encode(X, lengths)
         outputs = self._heads(self.aggregation.prefix(states, lengths))
-        return outputs, self.aggregation.prefix_mask(lengths, X.shape[1])
+        return outputs, self.aggregation.prefix_mask(lengths, states.shape[1])
 
     def attention_pool(self):
         """The aggregation's ``AttentionPool`` (alone or inside a tuple).
@@ -186,7 +210,7 @@ class HiddenStateNetwork(nn.Module):
 
     def attention_weights(self, X, lengths):
         """Attention weights ``(batch, n_steps)``: zero on padding, rows sum to 1."""
-        return self.attention_pool().weights(self.hidden_states(X, lengths), lengths)
+        return self.attention_pool().weights(*self.encode(X, lengths))
 
     def forward(self, X, lengths):
         """Outputs for training.
@@ -197,17 +221,19 @@ class HiddenStateNetwork(nn.Module):
             With ``objective="supervised"``: each head's raw output (logits
             for classification).
         predictions : tuple
-            With ``objective="next_step"``: ``(next, previous, lengths)``, the
-            predicted next step from each forward state and the predicted
-            previous step from each backward state (None if unidirectional),
-            each ``(batch, n_steps, n_features)``.
+            With ``objective="next_step"``: ``(next, previous, lengths,
+            targets)``: the predicted next step from each forward state, the
+            predicted previous step from each backward state (None if
+            unidirectional), the valid steps, and the steps to predict (the
+            input, or its windows after a front-end), each
+            ``(batch, n_steps, step_size)``.
         """
         if self.objective == "next_step":
-            top = self.encoder(X, lengths)[-1]
+            targets, lengths = self.frontend(X, lengths)
+            top = self.encoder(targets, lengths)[-1]
             hidden = self.encoder.hidden_size
             previous = None
             if self.encoder.bidirectional:
                 previous = self.previous_step(top[..., hidden:])
-            return self.next_step(top[..., :hidden]), previous, lengths
-        views = self.aggregation(self.hidden_states(X, lengths), lengths)
-        return self._heads(views)
+            return self.next_step(top[..., :hidden]), previous, lengths, targets
+        return self._heads(self.aggregation(*self.encode(X, lengths)))

@@ -39,3 +39,36 @@ def test_output_lengths(name, window, expected):
     _, new_lengths = frontend(torch.randn(3, 100, 1), lengths)
     assert new_lengths.tolist() == expected
     assert frontend.output_lengths(lengths).tolist() == expected
+
+
+@pytest.mark.parametrize("frontend", ["patch", "conv"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("aggregation", ["last", "mean", "max", "attention", "timesteps"])
+def test_network_with_frontend_is_padding_invariant(frontend, bidirectional, aggregation):
+    from skhidden.nn import HiddenStateNetwork
+
+    torch.manual_seed(0)
+    network = HiddenStateNetwork(
+        2, 3, cell="lstm", hidden_size=5, bidirectional=bidirectional,
+        aggregation=aggregation, timesteps=(0, -1, 0.5), frontend=frontend,
+        frontend_window=4,
+    ).eval()
+    lengths = torch.tensor([30, 7, 1, 12])
+    X = torch.randn(4, 30, 2)
+    with torch.no_grad():
+        batched = network(X, lengths)
+        for i, length in enumerate(lengths.tolist()):
+            alone = network(X[i : i + 1, :length], lengths[i : i + 1])
+            torch.testing.assert_close(alone, batched[i : i + 1], atol=1e-5, rtol=1e-4)
+
+
+def test_patch_frontend_next_step_targets_are_windows():
+    from skhidden.nn import HiddenStateNetwork, NextStepLoss
+
+    network = HiddenStateNetwork(2, frontend="patch", frontend_window=3, objective="next_step")
+    X, lengths = torch.randn(2, 9, 2), torch.tensor([9, 4])
+    following, previous, window_lengths, targets = network(X, lengths)
+    assert previous is None
+    assert following.shape == targets.shape == (2, 3, 6)
+    assert window_lengths.tolist() == [3, 2]
+    assert torch.isfinite(NextStepLoss()((following, previous, window_lengths, targets)))

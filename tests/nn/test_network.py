@@ -160,7 +160,7 @@ def test_next_step_loss_uses_only_valid_neighbours():
     perfect[0, :3, 0] = torch.tensor([2.0, 3.0, 4.0])
     perfect[1, 0, 0] = 6.0
     perfect[1, 1:, 0] = 999.0  # predictions past the end are never scored
-    assert NextStepLoss()((perfect, None, lengths), X).item() == 0.0
+    assert NextStepLoss()((perfect, None, lengths, X)).item() == 0.0
     wrong = perfect.clone()
     wrong[0, 0, 0] = 0.0
-    assert NextStepLoss()((wrong, None, lengths), X).item() == pytest.approx(4.0 / 4)
+    assert NextStepLoss()((wrong, None, lengths, X)).item() == pytest.approx(4.0 / 4)
