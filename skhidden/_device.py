@@ -1,4 +1,12 @@
-"""Device selection: ``"auto"`` picks CUDA, then Apple MPS, then the CPU."""
+"""Device selection: ``"auto"`` picks CUDA, then Apple MPS, then the CPU.
+
+``"auto"`` and ``"cuda"`` mean the process's current CUDA device, the first
+one it can see. A worker process started with ``CUDA_VISIBLE_DEVICES=i``
+sees only GPU ``i``, as its ``cuda:0``: that is how one worker per GPU keeps
+each fit on its own GPU without a per-worker parameter.
+"""
+
+import os
 
 import torch
 
@@ -8,6 +16,16 @@ __all__ = ["resolve_device"]
 def _mps_available():
     mps = getattr(torch.backends, "mps", None)
     return mps is not None and mps.is_available()
+
+
+def _visible_devices_note():
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return ""
+    return (
+        f" (CUDA_VISIBLE_DEVICES={visible!r} limits them, and numbers the ones "
+        "it lists from cuda:0)"
+    )
 
 
 def resolve_device(device):
@@ -44,8 +62,9 @@ def resolve_device(device):
         index = parsed.index or 0
         if index >= count:
             raise ValueError(
-                f"device={device!r} was asked for but this machine has {count} "
-                "CUDA device(s); use device='auto' to fall back to what is present."
+                f"device={device!r} was asked for but this process sees {count} "
+                f"CUDA device(s){_visible_devices_note()}; use device='auto' to "
+                "fall back to what is present."
             )
     elif parsed.type == "mps":
         if not _mps_available():
