@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._training import NonFiniteLossError
 from .classifier import HiddenStateClassifier
+from .persistence import load
 from .preprocessing import SequenceScaler
 from .regressor import HiddenStateRegressor
 from .transformer import HiddenStateTransformer
@@ -30,4 +31,5 @@ __all__ = [
     "NonFiniteLossError",
     "SequenceScaler",
     "__version__",
+    "load",
 ]

@@ -97,6 +97,18 @@ def _check_timestep_spec(timesteps):
     return tuple(steps)
 
 
+def _move_net(net, device):
+    """Move a skorch net's modules and losses to ``device``.
+
+    The optimizer is rebuilt over the moved weights, so its state (e.g. Adam's
+    moments) starts afresh; it only matters for further training.
+    """
+    net.device = device
+    for name in net._modules + net._criteria:
+        getattr(net, name + "_").to(device)
+    net.initialize_optimizer()
+
+
 @contextmanager
 def _seeded(seed, device):
     """Run torch with ``seed`` without disturbing the caller's global RNG."""
@@ -240,7 +252,7 @@ class BaseHiddenState(BaseEstimator):
 
     def _fit(self, X, y):
         self._validate_params()
-        aggregation, timesteps = self._check_structure()
+        _, timesteps = self._check_structure()
         padded, lengths = check_sequences(X)
         if timesteps is not None:
             check_timesteps(timesteps, lengths)
@@ -250,15 +262,49 @@ class BaseHiddenState(BaseEstimator):
         seed = None
         if self.random_state is not None:
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        net = self._build_net(
+            padded.shape[2], n_outputs, criterion, device, seed=seed, stratify=stratify
+        )
+        with _seeded(seed, device), torch_threads():
+            net.fit({"X": padded, "lengths": lengths}, targets)
+        self.net_ = net
+        self.n_features_in_ = padded.shape[2]
+        return self
+
+    def _build_net(
+        self, n_features, n_outputs, criterion, device, *, seed=None, stratify=False
+    ):
+        """The untrained skorch net: what ``fit`` trains and ``skhidden.load`` fills.
+
+        Parameters
+        ----------
+        n_features : int
+            Features per input step.
+        n_outputs : int
+            Outputs per head.
+        criterion : torch.nn.Module
+            Training loss.
+        device : str
+            An available device (see ``resolve_device``).
+        seed : int, optional
+            Seeds shuffling and the early-stopping split.
+        stratify : bool, default=False
+            Keep class proportions in the early-stopping split.
+
+        Returns
+        -------
+        net : SequenceNet
+        """
+        aggregation, timesteps = self._check_structure()
         train_split = None
         if self.early_stopping:
             train_split = ValidSplit(
                 self.validation_fraction, stratified=stratify, random_state=seed
             )
         optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
-        net = SequenceNet(
+        return SequenceNet(
             module=HiddenStateNetwork,
-            module__n_features=padded.shape[2],
+            module__n_features=n_features,
             module__n_outputs=n_outputs,
             module__cell=self.cell,
             module__hidden_size=self.hidden_size,
@@ -281,18 +327,65 @@ class BaseHiddenState(BaseEstimator):
             device=device,
             verbose=int(self.verbose),
         )
-        with _seeded(seed, device), torch_threads():
-            net.fit({"X": padded, "lengths": lengths}, targets)
-        self.net_ = net
-        self.n_features_in_ = padded.shape[2]
-        self.device_ = device
-        return self
 
     @property
     def history_(self):
         """skorch ``History`` of training: per-epoch ``train_loss`` and more."""
         check_is_fitted(self, "net_")
         return self.net_.history
+
+    @property
+    def device_(self):
+        """Device of the weights: where ``fit`` trained them, unless moved since.
+
+        Unpickling a CUDA-trained model where CUDA is absent moves it to the
+        CPU (skorch); ``set_params(device=...)`` moves it anywhere.
+        """
+        check_is_fitted(self, "net_")
+        return str(self.net_.device)
+
+    def set_params(self, **params):
+        """Set parameters; on a fitted model, ``device`` also moves the weights.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator
+        """
+        device = None
+        if "device" in params and hasattr(self, "net_"):
+            device = resolve_device(params["device"])  # refuse before changing
+        super().set_params(**params)
+        if device is not None:
+            _move_net(self.net_, device)
+        return self
+
+    def save(self, path):
+        """Save the fitted model to one file without pickle, for sharing.
+
+        The file (safetensors) holds a JSON description (class, parameters,
+        fitted attributes, versions) and the weights; :func:`skhidden.load`
+        reads it back without executing anything from it. Needs the
+        ``safetensors`` extra. ``callbacks`` cannot be stored: set it to None
+        first. Use joblib for a full copy of a model you keep yourself.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to write (conventionally ``*.skhidden``).
+
+        Returns
+        -------
+        self : estimator
+        """
+        from .persistence import save
+
+        save(self, path)
+        return self
 
     # -------------------------------------------------------------- inference
     def _check_input(self, X):
