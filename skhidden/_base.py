@@ -265,6 +265,9 @@ class BaseHiddenState(BaseEstimator):
         net = self._build_net(
             padded.shape[2], n_outputs, criterion, device, seed=seed, stratify=stratify
         )
+        # The targets' attributes are already new: a refit that fails in
+        # training must leave no old net beside them.
+        vars(self).pop("net_", None)
         with _seeded(seed, device), torch_threads():
             net.fit({"X": padded, "lengths": lengths}, targets)
         self.net_ = net
