@@ -29,6 +29,7 @@ from ._threads import torch_threads
 from ._training import FiniteLossGuard, SequenceBatches, SequenceNet
 from .nn.aggregation import AGGREGATIONS
 from .nn.encoder import CELLS
+from .nn.frontend import FRONTENDS, frontend_stride
 from .nn.network import HiddenStateNetwork
 from .sequences import check_sequences, check_timesteps, unpad
 
@@ -109,6 +110,11 @@ def _move_net(net, device):
     net.initialize_optimizer()
 
 
+def _encoder_lengths(lengths, stride):
+    """Encoder steps per sequence: input steps, or windows of a front-end."""
+    return -(-lengths // stride)
+
+
 @contextmanager
 def _seeded(seed, device):
     """Run torch with ``seed`` without disturbing the caller's global RNG."""
@@ -138,6 +144,8 @@ class BaseHiddenState(BaseEstimator):
         "aggregation": [StrOptions(set(AGGREGATIONS)), tuple, list],
         "timesteps": ["array-like", Interval(numbers.Real, None, None, closed="neither"), None],
         "layers": [StrOptions({"last", "all"})],
+        "frontend": [StrOptions(set(FRONTENDS))],
+        "frontend_window": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -164,6 +172,8 @@ class BaseHiddenState(BaseEstimator):
         aggregation="mean",
         timesteps=None,
         layers="last",
+        frontend="none",
+        frontend_window=8,
         max_epochs=100,
         batch_size=32,
         lr=0.005,
@@ -186,6 +196,8 @@ class BaseHiddenState(BaseEstimator):
         self.aggregation = aggregation
         self.timesteps = timesteps
         self.layers = layers
+        self.frontend = frontend
+        self.frontend_window = frontend_window
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -255,7 +267,8 @@ class BaseHiddenState(BaseEstimator):
         _, timesteps = self._check_structure()
         padded, lengths = check_sequences(X)
         if timesteps is not None:
-            check_timesteps(timesteps, lengths)
+            stride = frontend_stride(self.frontend, self.frontend_window)
+            check_timesteps(timesteps, _encoder_lengths(lengths, stride))
         targets, n_outputs, criterion, stratify = self._prepare_targets(y, padded)
         device = resolve_device(self.device)
 
@@ -317,6 +330,8 @@ class BaseHiddenState(BaseEstimator):
             module__aggregation=aggregation,
             module__timesteps=timesteps,
             module__layers=self.layers,
+            module__frontend=self.frontend,
+            module__frontend_window=self.frontend_window,
             **{f"module__{k}": v for k, v in self._network_params().items()},
             criterion=criterion,
             optimizer=optimizer,
@@ -403,7 +418,7 @@ class BaseHiddenState(BaseEstimator):
         module = self.net_.module_
         timesteps = getattr(module.aggregation, "timesteps", None)
         if timesteps is not None:
-            check_timesteps(timesteps, lengths)
+            check_timesteps(timesteps, _encoder_lengths(lengths, module.frontend.stride))
         return padded, lengths
 
     def _stream(self, X, compute, *, per_step=False):
@@ -441,7 +456,8 @@ class BaseHiddenState(BaseEstimator):
                 Xb = to_tensor(Xb, device=self.net_.device)
                 values = compute(module, Xb["X"], Xb["lengths"]).cpu().numpy()
                 if per_step:
-                    for i, seq in zip(index, unpad(values, lengths[index])):
+                    step_lengths = _encoder_lengths(lengths[index], module.frontend.stride)
+                    for i, seq in zip(index, unpad(values, step_lengths)):
                         result[i] = seq
                     continue
                 if result is None:

@@ -102,6 +102,14 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         sequence's length. None means ``(0.25, 0.5, 0.75, 1.0)``.
     layers : {"last", "all"}, default="last"
         Aggregate the top layer's states, or all layers' concatenated.
+    frontend : {"none", "patch", "conv"}, default="none"
+        How input steps become recurrent steps: the raw steps, windows of
+        ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D
+        convolution with kernel ``frontend_window`` and stride half of it
+        (``"conv"``). With a front-end every state, ``timesteps`` index,
+        staged prediction and attention weight refers to a window.
+    frontend_window : int, default=8
+        Window (patch) or kernel (conv) size, in input steps.
     max_epochs : int, default=100
         Training epochs.
     batch_size : int, default=32
@@ -182,6 +190,8 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         aggregation="mean",
         timesteps=None,
         layers="last",
+        frontend="none",
+        frontend_window=8,
         max_epochs=100,
         batch_size=32,
         lr=0.005,
@@ -206,6 +216,8 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
             aggregation=aggregation,
             timesteps=timesteps,
             layers=layers,
+            frontend=frontend,
+            frontend_window=frontend_window,
             max_epochs=max_epochs,
             batch_size=batch_size,
             lr=lr,

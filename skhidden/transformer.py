@@ -45,6 +45,14 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
         concatenated. None means ``(0.25, 0.5, 0.75, 1.0)``.
     layers : {"last", "all"}, default="last"
         Aggregate the top layer's states, or all layers' concatenated.
+    frontend : {"none", "patch", "conv"}, default="none"
+        How input steps become recurrent steps: the raw steps, windows of
+        ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D
+        convolution with kernel ``frontend_window`` and stride half of it
+        (``"conv"``). With a front-end every state, ``timesteps`` index,
+        staged prediction and attention weight refers to a window.
+    frontend_window : int, default=8
+        Window (patch) or kernel (conv) size, in input steps.
     max_epochs : int, default=100
         Training epochs.
     batch_size : int, default=32
@@ -105,6 +113,13 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
 
     def _prepare_targets(self, y, padded):
         if y is None:
+            if self.frontend == "conv":
+                raise ValueError(
+                    "fit(X) without y predicts each next step (or patch) of the "
+                    "input; with frontend='conv' the windows are learned features, "
+                    "which would predict themselves trivially. Use frontend='none' "
+                    "or 'patch', or pass y."
+                )
             self.objective_ = "next_step"
             return padded, padded.shape[2], NextStepLoss(), False
         if type_of_target(y) in ("binary", "multiclass"):

@@ -25,7 +25,22 @@ from torch.nn import functional as F
 
 from .encoder import valid_mask
 
-__all__ = ["FRONTENDS", "ConvFrontEnd", "PatchFrontEnd", "RawSteps", "build_frontend"]
+__all__ = [
+    "FRONTENDS",
+    "ConvFrontEnd",
+    "PatchFrontEnd",
+    "RawSteps",
+    "build_frontend",
+    "frontend_stride",
+]
+
+
+def frontend_stride(name, window):
+    """Input steps between the starts of consecutive windows.
+
+    A sequence of length L becomes ``ceil(L / stride)`` encoder steps.
+    """
+    return {"none": 1, "patch": window, "conv": max(1, window // 2)}[name]
 
 
 def _pad_steps(X, lengths, n_steps):
@@ -92,7 +107,7 @@ class ConvFrontEnd(nn.Module):
     def __init__(self, n_features, window, channels):
         super().__init__()
         self.window = window
-        self.stride = max(1, window // 2)
+        self.stride = frontend_stride("conv", window)
         self.conv = nn.Conv1d(n_features, channels, kernel_size=window, stride=self.stride)
         self.output_size = channels
 

@@ -1,0 +1,86 @@
+"""Front-ends on the estimators: windows as steps, padding invariance, errors."""
+
+import numpy as np
+import pytest
+from conftest import make_sequences
+
+from skhidden import HiddenStateClassifier, HiddenStateTransformer
+
+TINY = dict(hidden_size=6, max_epochs=2, random_state=0, device="cpu", frontend_window=4)
+
+
+@pytest.fixture(scope="module")
+def long_ragged():
+    return make_sequences(n=24, n_steps=40, ragged=True, seed=3)
+
+
+@pytest.mark.parametrize("frontend", ["patch", "conv"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_prediction_is_the_same_alone_or_batched(long_ragged, frontend, cell, bidirectional):
+    X, y = long_ragged
+    clf = HiddenStateClassifier(
+        frontend=frontend, cell=cell, bidirectional=bidirectional, aggregation=("mean", "last"), **TINY
+    ).fit(X, y)
+    batched = clf.predict_proba(X)
+    alone = np.concatenate([clf.predict_proba([x]) for x in X[:6]])
+    np.testing.assert_allclose(alone, batched[:6], atol=1e-5)
+
+
+@pytest.mark.parametrize("frontend", ["patch", "conv"])
+def test_fits_are_reproducible(long_ragged, frontend):
+    X, y = long_ragged
+    first = HiddenStateClassifier(frontend=frontend, dropout=0.2, num_layers=2, **TINY).fit(X, y)
+    second = HiddenStateClassifier(frontend=frontend, dropout=0.2, num_layers=2, **TINY).fit(X, y)
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+
+
+@pytest.mark.parametrize("frontend, stride", [("none", 1), ("patch", 4), ("conv", 2)])
+def test_states_and_weights_are_one_per_window(long_ragged, frontend, stride):
+    X, y = long_ragged
+    clf = HiddenStateClassifier(frontend=frontend, aggregation="attention", **TINY).fit(X, y)
+    windows = [-(-len(x) // stride) for x in X]
+    assert [len(s) for s in clf.hidden_states(X)] == windows
+    weights = clf.attention_weights(X)
+    assert [len(w) for w in weights] == windows
+    np.testing.assert_allclose([w.sum() for w in weights], 1.0, rtol=1e-5)
+
+
+def test_staged_predictions_are_per_window_and_end_at_predict_proba(long_ragged):
+    X, y = long_ragged
+    clf = HiddenStateClassifier(frontend="patch", aggregation="max", **TINY).fit(X, y)
+    staged = list(clf.staged_predict_proba(X))
+    assert len(staged) == max(-(-len(x) // 4) for x in X)
+    np.testing.assert_allclose(staged[-1], clf.predict_proba(X), atol=1e-6)
+
+
+def test_timesteps_count_windows(long_ragged):
+    X, y = long_ragged
+    assert min(len(x) for x in X) == 20  # 5 windows of 4 steps
+    HiddenStateClassifier(frontend="patch", aggregation="timesteps", timesteps=[4], **TINY).fit(X, y)
+    with pytest.raises(ValueError, match="selects step 5"):
+        HiddenStateClassifier(
+            frontend="patch", aggregation="timesteps", timesteps=[5], **TINY
+        ).fit(X, y)
+
+
+def test_patch_transformer_learns_without_labels(long_ragged):
+    X, _ = long_ragged
+    tr = HiddenStateTransformer(frontend="patch", **dict(TINY, max_epochs=15)).fit(X)
+    losses = tr.history_[:, "train_loss"]
+    assert losses[-1] < losses[0]
+    assert tr.transform(X).shape == (len(X), 6)
+
+
+def test_conv_transformer_without_labels_is_refused(long_ragged):
+    X, _ = long_ragged
+    with pytest.raises(ValueError, match="frontend='conv'"):
+        HiddenStateTransformer(frontend="conv", **TINY).fit(X)
+
+
+def test_bad_frontend_parameters(long_ragged):
+    X, y = long_ragged
+    with pytest.raises(ValueError, match="frontend"):
+        HiddenStateClassifier(frontend="fft").fit(X, y)
+    with pytest.raises(ValueError, match="frontend_window"):
+        HiddenStateClassifier(frontend="patch", frontend_window=0).fit(X, y)
