@@ -120,8 +120,18 @@ def test_every_estimator_and_strategy_round_trips(cls, aggregation, data, tmp_pa
             device=torch.device("cpu"),
         ),
         dict(class_weight="balanced", aggregation=["mean", "attention"], verbose=False),
+        dict(frontend="patch", frontend_window=3, aggregation="timesteps"),
+        dict(frontend="conv", frontend_window=2, bidirectional=True),
     ],
-    ids=["deep-lstm", "rnn-timesteps", "early-stopping", "exotic-params", "balanced"],
+    ids=[
+        "deep-lstm",
+        "rnn-timesteps",
+        "early-stopping",
+        "exotic-params",
+        "balanced",
+        "patch",
+        "conv",
+    ],
 )
 def test_structures_and_parameter_types_round_trip(params, tmp_path):
     X, y = make_sequences(n=24, n_steps=8)
