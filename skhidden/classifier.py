@@ -39,8 +39,15 @@ def encode_labels(y, n_samples, class_weight=None):
         Cross-entropy averaged over heads, with the class weights.
     """
     y = _as_1d_labels(y, n_samples)
+    try:
+        encoder = LabelEncoder().fit(y)
+    except TypeError as exc:  # labels that cannot be sorted together
+        kinds = sorted({type(label).__name__ for label in y})
+        raise TypeError(
+            f"y mixes labels of types {kinds}, which cannot be ordered ({exc}); "
+            "give every label the same type, e.g. y.astype(str)."
+        ) from exc
     check_classification_targets(y)
-    encoder = LabelEncoder().fit(y)
     classes = encoder.classes_
     if len(classes) < 2:
         raise ValueError(

@@ -561,6 +561,13 @@ def test_classifier_labels_of_every_kind(data):
         np.testing.assert_allclose(classifier.predict_proba(LABEL_X).sum(axis=1), 1.0)
 
 
+@pytest.mark.parametrize("labels", [[1, "a"], ["a", 1], [2.5, "a"]])
+def test_mixed_label_types_are_named(labels):
+    y = np.array(labels * (N // 2), dtype=object)
+    with pytest.raises(TypeError, match="y mixes labels of types"):
+        HiddenStateClassifier(**TINY).fit(LABEL_X, y)
+
+
 TARGETS = {
     "floats": hnp.arrays(np.float64, N, elements=st.floats(-1e15, 1e15)),
     "ints": hnp.arrays(np.int64, N, elements=st.integers(-(2**40), 2**40)),
