@@ -52,7 +52,9 @@ def thread_budget():
         At least 1.
     """
     limits = [cpu_count()]
-    limits += [info["num_threads"] for info in _controller().select(user_api="openmp").info()]
+    limits += [
+        info["num_threads"] for info in _controller().select(user_api="openmp").info()
+    ]
     env = _omp_env_limit()
     if env is not None:
         limits.append(env)

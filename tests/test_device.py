@@ -33,7 +33,9 @@ def test_auto_prefers_cuda_then_mps_then_cpu(machine, cuda, mps, expected):
     assert resolve_device("auto") == expected
 
 
-@pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:1", torch.device("cuda", 1)])
+@pytest.mark.parametrize(
+    "device", ["cuda", "cuda:0", "cuda:1", torch.device("cuda", 1)]
+)
 def test_cuda_devices_in_range_are_honoured(machine, device):
     machine(cuda=2)
     assert resolve_device(device) == str(torch.device(device))
