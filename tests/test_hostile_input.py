@@ -455,7 +455,9 @@ def test_random_arrays_at_predict_match_the_layout_rules(fitted, A):
     if expected is None or expected[0].shape[1] != 1:
         _refused(classifier.predict_proba, A)
         return
+    before = A.copy()
     _same(classifier.predict_proba(A), classifier.predict_proba(_canonical(expected)))
+    _assert_unchanged(A, before)
 
 
 @cases("fit_input")
@@ -474,9 +476,11 @@ def test_fit_refuses_hostile_input_before_training(seqs, corrupt, data):
     seqs = list(seqs) + [np.ones((1, seqs[0].shape[1]), seqs[0].dtype)] * 2
     layouts = _layouts(seqs)
     X = layouts[data.draw(st.sampled_from(sorted(layouts)), label="layout")]
+    before = copy.deepcopy(X)
     estimator.fit(X, y)
     assert len(estimator.history_) == 1
     assert estimator.predict(X).shape == (len(seqs),)
+    _assert_unchanged(X, before)
 
 
 # ------------------------------------------------------------------ labels
