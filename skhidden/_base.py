@@ -30,8 +30,9 @@ from ._training import FiniteLossGuard, SequenceBatches, SequenceNet
 from .nn.aggregation import AGGREGATIONS
 from .nn.encoder import CELLS
 from .nn.frontend import FRONTENDS, frontend_stride
+from .nn.scaling import SCALINGS
 from .nn.network import HiddenStateNetwork
-from .sequences import check_sequences, check_timesteps, unpad
+from .sequences import check_sequences, check_timesteps, feature_statistics, unpad
 
 __all__ = ["BaseHiddenState", "OPTIMIZERS"]
 
@@ -146,6 +147,7 @@ class BaseHiddenState(BaseEstimator):
         "layers": [StrOptions({"last", "all"})],
         "frontend": [StrOptions(set(FRONTENDS))],
         "frontend_window": [Interval(numbers.Integral, 1, None, closed="left")],
+        "scaling": [StrOptions(set(SCALINGS))],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -174,6 +176,7 @@ class BaseHiddenState(BaseEstimator):
         layers="last",
         frontend="none",
         frontend_window=8,
+        scaling="feature",
         max_epochs=100,
         batch_size=32,
         lr=0.005,
@@ -198,6 +201,7 @@ class BaseHiddenState(BaseEstimator):
         self.layers = layers
         self.frontend = frontend
         self.frontend_window = frontend_window
+        self.scaling = scaling
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -275,8 +279,17 @@ class BaseHiddenState(BaseEstimator):
         seed = None
         if self.random_state is not None:
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        statistics = None
+        if self.scaling == "feature":
+            statistics = feature_statistics(padded, lengths)
         net = self._build_net(
-            padded.shape[2], n_outputs, criterion, device, seed=seed, stratify=stratify
+            padded.shape[2],
+            n_outputs,
+            criterion,
+            device,
+            seed=seed,
+            stratify=stratify,
+            input_statistics=statistics,
         )
         # The targets' attributes are already new: a refit that fails in
         # training must leave no old net beside them.
@@ -288,7 +301,15 @@ class BaseHiddenState(BaseEstimator):
         return self
 
     def _build_net(
-        self, n_features, n_outputs, criterion, device, *, seed=None, stratify=False
+        self,
+        n_features,
+        n_outputs,
+        criterion,
+        device,
+        *,
+        seed=None,
+        stratify=False,
+        input_statistics=None,
     ):
         """The untrained skorch net: what ``fit`` trains and ``skhidden.load`` fills.
 
@@ -306,6 +327,9 @@ class BaseHiddenState(BaseEstimator):
             Seeds shuffling and the early-stopping split.
         stratify : bool, default=False
             Keep class proportions in the early-stopping split.
+        input_statistics : tuple of ndarray, optional
+            ``(mean, std)`` of each feature for ``scaling="feature"``; a
+            loaded model takes them from its saved weights instead.
 
         Returns
         -------
@@ -332,6 +356,9 @@ class BaseHiddenState(BaseEstimator):
             module__layers=self.layers,
             module__frontend=self.frontend,
             module__frontend_window=self.frontend_window,
+            module__scaling=self.scaling,
+            module__input_mean=None if input_statistics is None else input_statistics[0],
+            module__input_scale=None if input_statistics is None else input_statistics[1],
             **{f"module__{k}": v for k, v in self._network_params().items()},
             criterion=criterion,
             optimizer=optimizer,

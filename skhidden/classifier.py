@@ -117,6 +117,11 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         staged prediction and attention weight refers to a window.
     frontend_window : int, default=8
         Window (patch) or kernel (conv) size, in input steps.
+    scaling : {"none", "feature", "sequence"}, default="feature"
+        Input standardisation inside the network: each feature with its mean
+        and deviation over all valid training steps (``"feature"``), each
+        sequence over its own valid steps (``"sequence"``, removes amplitude
+        differences between sequences), or none.
     max_epochs : int, default=100
         Training epochs.
     batch_size : int, default=32
@@ -199,6 +204,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         layers="last",
         frontend="none",
         frontend_window=8,
+        scaling="feature",
         max_epochs=100,
         batch_size=32,
         lr=0.005,
@@ -225,6 +231,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
             layers=layers,
             frontend=frontend,
             frontend_window=frontend_window,
+            scaling=scaling,
             max_epochs=max_epochs,
             batch_size=batch_size,
             lr=lr,

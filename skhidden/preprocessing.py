@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .sequences import check_sequences, unpad
+from .sequences import check_sequences, feature_statistics, unpad
 
 __all__ = ["SequenceScaler"]
 
@@ -70,12 +70,10 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         padded, lengths = check_sequences(X, dtype=np.float64)
-        steps = np.concatenate(unpad(padded, lengths))
+        mean, std = feature_statistics(padded, lengths)
         self.n_features_in_ = padded.shape[2]
-        self.mean_ = steps.mean(axis=0) if self.with_mean else np.zeros(padded.shape[2])
-        scale = steps.std(axis=0) if self.with_std else np.ones(padded.shape[2])
-        # Constant features are left unscaled rather than divided by zero.
-        self.scale_ = np.where(scale < 10 * np.finfo(np.float64).eps, 1.0, scale)
+        self.mean_ = mean if self.with_mean else np.zeros_like(mean)
+        self.scale_ = std if self.with_std else np.ones_like(std)
         return self
 
     def _apply(self, X, function):

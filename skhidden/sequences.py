@@ -25,6 +25,7 @@ import numpy as np
 __all__ = [
     "check_sequences",
     "check_timesteps",
+    "feature_statistics",
     "unpad",
     "plan_batches",
 ]
@@ -298,6 +299,28 @@ def unpad(padded, lengths):
         ``padded[i, :lengths[i]]`` for each ``i`` (views, not copies).
     """
     return [padded[i, :length] for i, length in enumerate(lengths)]
+
+
+def feature_statistics(padded, lengths):
+    """Mean and standard deviation of each feature over all valid steps.
+
+    Parameters
+    ----------
+    padded : ndarray of shape (n_samples, max_length, n_features)
+        Padded sequences.
+    lengths : ndarray of shape (n_samples,)
+        Valid steps per sequence.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_features,), float64
+    std : ndarray of shape (n_features,), float64
+        Zero deviations are replaced by 1, so dividing by it is always safe.
+    """
+    steps = np.concatenate(unpad(padded, lengths)).astype(np.float64)
+    std = steps.std(axis=0)
+    # Constant features are left unscaled rather than divided by zero.
+    return steps.mean(axis=0), np.where(std < 10 * np.finfo(np.float64).eps, 1.0, std)
 
 
 def plan_batches(lengths, batch_size, *, shuffle=False, random_state=None):

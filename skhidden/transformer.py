@@ -53,6 +53,11 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
         staged prediction and attention weight refers to a window.
     frontend_window : int, default=8
         Window (patch) or kernel (conv) size, in input steps.
+    scaling : {"none", "feature", "sequence"}, default="feature"
+        Input standardisation inside the network: each feature with its mean
+        and deviation over all valid training steps (``"feature"``), each
+        sequence over its own valid steps (``"sequence"``, removes amplitude
+        differences between sequences), or none.
     max_epochs : int, default=100
         Training epochs.
     batch_size : int, default=32

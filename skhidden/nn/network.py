@@ -22,6 +22,7 @@ from torch import nn
 from .aggregation import AttentionPool, Concatenation, build_aggregation
 from .encoder import RecurrentEncoder
 from .frontend import build_frontend
+from .scaling import InputScaling
 
 __all__ = ["HiddenStateNetwork", "mean_over_views"]
 
@@ -79,6 +80,10 @@ class HiddenStateNetwork(nn.Module):
         How input steps become encoder steps, see ``skhidden.nn.frontend``.
     frontend_window : int, default=8
         Window (patch) or kernel (conv) size of the front-end, in steps.
+    scaling : {"none", "feature", "sequence"}, default="none"
+        Input standardisation, see ``skhidden.nn.scaling``.
+    input_mean, input_scale : sequence of float, optional
+        Training statistics for ``scaling="feature"``.
     """
 
     def __init__(
@@ -96,8 +101,12 @@ class HiddenStateNetwork(nn.Module):
         objective="supervised",
         frontend="none",
         frontend_window=8,
+        scaling="none",
+        input_mean=None,
+        input_scale=None,
     ):
         super().__init__()
+        self.scaling = InputScaling(n_features, scaling, input_mean, input_scale)
         self.frontend = build_frontend(
             frontend, n_features, window=frontend_window, channels=hidden_size
         )
@@ -134,7 +143,7 @@ class HiddenStateNetwork(nn.Module):
         lengths : torch.Tensor of shape (batch,)
             Valid encoder steps (windows) per sequence.
         """
-        X, lengths = self.frontend(X, lengths)
+        X, lengths = self.frontend(self.scaling(X, lengths), lengths)
         states = self.encoder(X, lengths)
         return (torch.cat(states, dim=-1) if self.all_layers else states[-1]), lengths
 
@@ -229,7 +238,7 @@ class HiddenStateNetwork(nn.Module):
             ``(batch, n_steps, step_size)``.
         """
         if self.objective == "next_step":
-            targets, lengths = self.frontend(X, lengths)
+            targets, lengths = self.frontend(self.scaling(X, lengths), lengths)
             top = self.encoder(targets, lengths)[-1]
             hidden = self.encoder.hidden_size
             previous = None

@@ -1,0 +1,57 @@
+"""Input scaling inside the network, so a bare estimator sees well-scaled input.
+
+- ``"none"``: the input as given.
+- ``"feature"``: each feature standardised with a mean and deviation fixed at
+  fit (over all valid training steps), kept as buffers so they travel with
+  the weights.
+- ``"sequence"``: each sequence standardised per feature over its own valid
+  steps (no statistics from other sequences, so amplitude differences
+  between sequences are removed).
+
+Padded steps come out as zeros in every mode.
+"""
+
+import torch
+from torch import nn
+
+from .encoder import valid_mask
+
+__all__ = ["SCALINGS", "InputScaling"]
+
+SCALINGS = ("none", "feature", "sequence")
+
+
+class InputScaling(nn.Module):
+    """Standardise the input per feature, with training or per-sequence statistics.
+
+    Parameters
+    ----------
+    n_features : int
+        Features per input step.
+    mode : {"none", "feature", "sequence"}, default="feature"
+        Which statistics to use, see the module docstring.
+    mean, scale : sequence of float, optional
+        Training statistics for ``mode="feature"``; zeros and ones until set
+        (a loaded model gets them from its saved buffers).
+    """
+
+    def __init__(self, n_features, mode="feature", mean=None, scale=None):
+        super().__init__()
+        self.mode = mode
+        mean = torch.zeros(n_features) if mean is None else torch.as_tensor(mean)
+        scale = torch.ones(n_features) if scale is None else torch.as_tensor(scale)
+        self.register_buffer("mean", mean.to(torch.float32))
+        self.register_buffer("scale", scale.to(torch.float32))
+
+    def forward(self, X, lengths):
+        if self.mode == "none":
+            return X
+        mask = valid_mask(lengths, X.shape[1]).unsqueeze(-1).to(X.dtype)
+        if self.mode == "feature":
+            return (X - self.mean) / self.scale * mask
+        counts = lengths.view(-1, 1, 1).to(X.dtype)
+        mean = (X * mask).sum(dim=1, keepdim=True) / counts
+        centred = (X - mean) * mask
+        std = torch.sqrt((centred**2).sum(dim=1, keepdim=True) / counts)
+        # A constant sequence stays all zeros instead of dividing by zero.
+        return centred / torch.where(std > 1e-6, std, torch.ones_like(std))

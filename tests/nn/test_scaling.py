@@ -1,0 +1,69 @@
+"""Input scaling inside the network."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_sequences
+
+from skhidden import HiddenStateClassifier, SequenceScaler
+from skhidden.nn import HiddenStateNetwork
+from skhidden.nn.scaling import InputScaling
+
+
+def test_feature_scaling_uses_the_given_statistics_and_zeroes_padding():
+    scaling = InputScaling(2, "feature", mean=[1.0, -2.0], scale=[2.0, 4.0])
+    X = torch.tensor([[[3.0, 2.0], [1.0, -2.0], [7.0, 7.0]]])
+    out = scaling(X, torch.tensor([2]))
+    torch.testing.assert_close(out[0, :2], torch.tensor([[1.0, 1.0], [0.0, 0.0]]))
+    assert (out[0, 2] == 0).all()
+
+
+def test_sequence_scaling_standardises_each_sequence_over_its_valid_steps():
+    X = torch.zeros(2, 5, 1)
+    X[0, :, 0] = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    X[1, :3, 0] = torch.tensor([100.0, 300.0, 500.0])
+    X[1, 3:, 0] = 1e6  # garbage after the end
+    out = InputScaling(1, "sequence")(X, torch.tensor([5, 3]))
+    for i, length in enumerate([5, 3]):
+        valid = out[i, :length, 0]
+        assert valid.mean().abs() < 1e-6
+        torch.testing.assert_close(valid.pow(2).mean(), torch.tensor(1.0))
+    assert (out[1, 3:] == 0).all()
+    constant = InputScaling(1, "sequence")(torch.full((1, 4, 1), 3.0), torch.tensor([4]))
+    assert (constant == 0).all()
+
+
+@pytest.mark.parametrize("scaling", ["feature", "sequence"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_scaled_network_is_padding_invariant(scaling, bidirectional):
+    torch.manual_seed(0)
+    network = HiddenStateNetwork(
+        2, 3, bidirectional=bidirectional, scaling=scaling, aggregation="attention",
+        input_mean=[5.0, -1.0], input_scale=[3.0, 0.5],
+    ).eval()
+    lengths = torch.tensor([9, 4, 1])
+    X = torch.randn(3, 9, 2) * 10
+    with torch.no_grad():
+        batched = network(X, lengths)
+        for i, length in enumerate(lengths.tolist()):
+            alone = network(X[i : i + 1, :length], lengths[i : i + 1])
+            torch.testing.assert_close(alone, batched[i : i + 1], atol=1e-5, rtol=1e-4)
+
+
+def test_feature_statistics_match_the_sequence_scaler():
+    X, y = make_sequences(n=30, ragged=True)
+    X = [x * 50 + 7 for x in X]
+    clf = HiddenStateClassifier(hidden_size=4, max_epochs=1, device="cpu").fit(X, y)
+    scaler = SequenceScaler().fit(X)
+    scaling = clf.net_.module_.scaling
+    np.testing.assert_allclose(scaling.mean.numpy(), scaler.mean_, rtol=1e-5)
+    np.testing.assert_allclose(scaling.scale.numpy(), scaler.scale_, rtol=1e-5)
+
+
+@pytest.mark.parametrize("scaling", ["feature", "sequence"])
+def test_scaled_models_ignore_the_input_units(scaling):
+    X, y = make_sequences(n=30)
+    params = dict(hidden_size=6, max_epochs=3, random_state=0, device="cpu", scaling=scaling)
+    small = HiddenStateClassifier(**params).fit(X, y).predict_proba(X)
+    large = HiddenStateClassifier(**params).fit(X * 1000.0 + 5.0, y).predict_proba(X * 1000.0 + 5.0)
+    np.testing.assert_allclose(small, large, atol=1e-4)
