@@ -32,7 +32,13 @@ from .nn.encoder import CELLS
 from .nn.frontend import FRONTENDS, frontend_stride
 from .nn.scaling import SCALINGS
 from .nn.network import HiddenStateNetwork
-from .sequences import check_sequences, check_timesteps, feature_statistics, unpad
+from .sequences import (
+    check_sequences,
+    check_timesteps,
+    feature_statistics,
+    iter_chunks,
+    unpad,
+)
 
 __all__ = ["BaseHiddenState", "OPTIMIZERS"]
 
@@ -433,13 +439,13 @@ class BaseHiddenState(BaseEstimator):
         return self
 
     # -------------------------------------------------------------- inference
-    def _check_input(self, X):
+    def _check_input(self, X, name="X"):
         """Validate ``X`` for a fitted model and return ``(padded, lengths)``."""
         check_is_fitted(self, "net_")
-        padded, lengths = check_sequences(X)
+        padded, lengths = check_sequences(X, name=name)
         if padded.shape[2] != self.n_features_in_:
             raise ValueError(
-                f"X has {padded.shape[2]} features per step, but "
+                f"{name} has {padded.shape[2]} features per step, but "
                 f"{type(self).__name__} was fitted with {self.n_features_in_}."
             )
         module = self.net_.module_
@@ -452,7 +458,10 @@ class BaseHiddenState(BaseEstimator):
         """Apply ``compute(module, X, lengths)`` batch by batch, in input order.
 
         Batches group sequences of similar length; only one batch's states
-        exist at a time.
+        exist at a time. A large input is validated whole first, then
+        converted part by part (``iter_chunks``), so the memory used beyond
+        the input and the result stays bounded whatever the number of
+        sequences.
 
         Parameters
         ----------
@@ -469,27 +478,37 @@ class BaseHiddenState(BaseEstimator):
         -------
         result : ndarray or list of ndarray
         """
-        padded, lengths = self._check_input(X)
+        check_is_fitted(self, "net_")
+        parts = list(iter_chunks(X))
+        if len(parts) == 1:
+            inputs = [(0, *self._check_input(X))]
+            n_samples = len(inputs[0][2])
+        else:
+            for _, part, name in parts:  # refuse bad input before any work
+                self._check_input(part, name)
+            inputs = ((start, *self._check_input(part, name)) for start, part, name in parts)
+            n_samples = parts[-1][0] + len(parts[-1][1])
         module = self.net_.module_
         module.eval()
-        batches = SequenceBatches(
-            Dataset({"X": padded, "lengths": lengths}),
-            self.batch_size,
-            sort_by_length=True,
-        )
-        result = [None] * len(lengths) if per_step else None
+        result = [None] * n_samples if per_step else None
         with torch.inference_mode(), torch_threads():
-            for index, (Xb, _) in zip(batches.batch_indices(), batches):
-                Xb = to_tensor(Xb, device=self.net_.device)
-                values = compute(module, Xb["X"], Xb["lengths"]).cpu().numpy()
-                if per_step:
-                    step_lengths = _encoder_lengths(lengths[index], module.frontend.stride)
-                    for i, seq in zip(index, unpad(values, step_lengths)):
-                        result[i] = seq
-                    continue
-                if result is None:
-                    result = np.empty((len(lengths),) + values.shape[1:], values.dtype)
-                result[index] = values
+            for start, padded, lengths in inputs:
+                batches = SequenceBatches(
+                    Dataset({"X": padded, "lengths": lengths}),
+                    self.batch_size,
+                    sort_by_length=True,
+                )
+                for index, (Xb, _) in zip(batches.batch_indices(), batches):
+                    Xb = to_tensor(Xb, device=self.net_.device)
+                    values = compute(module, Xb["X"], Xb["lengths"]).cpu().numpy()
+                    if per_step:
+                        step_lengths = _encoder_lengths(lengths[index], module.frontend.stride)
+                        for i, seq in zip(start + index, unpad(values, step_lengths)):
+                            result[i] = seq
+                        continue
+                    if result is None:
+                        result = np.empty((n_samples,) + values.shape[1:], values.dtype)
+                    result[start + index] = values
         return result
 
     def _head_outputs(self, X):

@@ -26,6 +26,7 @@ __all__ = [
     "check_sequences",
     "check_timesteps",
     "feature_statistics",
+    "iter_chunks",
     "unpad",
     "plan_batches",
 ]
@@ -250,6 +251,51 @@ def check_sequences(X, *, name="X", dtype=np.float32):
             f"{name} has values too large for {np.dtype(dtype).name}; rescale it."
         )
     return converted, lengths
+
+
+def iter_chunks(X, max_values=2**22):
+    """Split sequences into consecutive parts small enough to convert at once.
+
+    Used to stream inference over inputs of any size: each part is passed to
+    :func:`check_sequences` on its own, so no copy of the whole input is made.
+
+    Parameters
+    ----------
+    X : array-like or list of array-like
+        Sequences in any layout :func:`check_sequences` accepts.
+    max_values : int, default=2**22
+        Largest number of values (sequences x steps x features) in one part;
+        with float64 intermediates, 32 MB.
+
+    Yields
+    ------
+    start : int
+        Index of the part's first sequence in ``X``.
+    part : array-like or list
+        ``X[start:stop]``: a view for arrays, a list slice for lists.
+    name : str
+        How to refer to the part in error messages, ``"X[start:stop]"`` (or
+        ``"X"`` when there is a single part), so indices stay exact.
+    """
+    if _is_array_of_sequences(X) or isinstance(X, tuple):
+        X = list(X)
+    if isinstance(X, list):
+        try:
+            values = max((np.size(x) for x in X), default=1)
+        except (TypeError, ValueError):  # refused with a clear message later
+            values = None
+    elif isinstance(X, np.ndarray) and X.dtype.kind in "biuf" and X.ndim >= 2:
+        values = int(np.prod(X.shape[1:]))
+    else:  # anything else is converted whole, and refused there if it must be
+        values = None
+    n = len(X) if values is not None else 0
+    chunk = max(1, max_values // max(1, values or 1))
+    if values is None or chunk >= n:
+        yield 0, X, "X"
+        return
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        yield start, X[start:stop], f"X[{start}:{stop}]"
 
 
 def check_timesteps(timesteps, lengths):
