@@ -3,9 +3,12 @@
 A parallel runner gives each worker a share of the machine: joblib's loky
 sets ``OMP_NUM_THREADS`` (and threadpoolctl limits) to ``cpus // n_jobs`` in
 its workers, Dask's nanny sets ``OMP_NUM_THREADS=1``, a container caps the
-CPUs with a cgroup quota. torch fixes its intra-op thread count when it is
-imported and follows none of these afterwards, so a fit could run more
-threads than its worker was given.
+CPUs with a cgroup quota. torch reads ``OMP_NUM_THREADS`` only when it is
+imported, ignores CPU quotas, and does not reliably follow threadpoolctl:
+once a count was set with ``torch.set_num_threads``, torch re-applies it the
+first time a thread runs an op, over that thread's limit. A fit could then
+run more threads than it was given, and, since torch's CPU kernels round
+differently with another thread count, give other floats.
 
 - ``thread_budget``: the threads the calling process was given.
 - ``torch_threads``: run torch within that budget, then restore its count.
@@ -26,6 +29,13 @@ __all__ = ["thread_budget", "torch_threads"]
 def _controller():
     # Scanning the loaded libraries takes milliseconds; querying them does not.
     return ThreadpoolController()
+
+
+def _openmp_limits():
+    """Current thread limit of each OpenMP runtime loaded in this process."""
+    return [
+        info["num_threads"] for info in _controller().select(user_api="openmp").info()
+    ]
 
 
 def _omp_env_limit():
@@ -51,10 +61,7 @@ def thread_budget():
     n_threads : int
         At least 1.
     """
-    limits = [cpu_count()]
-    limits += [
-        info["num_threads"] for info in _controller().select(user_api="openmp").info()
-    ]
+    limits = [cpu_count(), *_openmp_limits()]
     env = _omp_env_limit()
     if env is not None:
         limits.append(env)
@@ -66,11 +73,9 @@ def torch_threads():
     """Run torch with at most :func:`thread_budget` threads, then restore.
 
     torch's thread count is only ever lowered: a count the user set below
-    the budget with ``torch.set_num_threads`` is kept. It is set even when
-    unchanged, because that also sets the thread count of the BLAS (MKL)
-    built into torch, which a limit on OpenMP alone does not reach: a fit
-    then runs with the same kernels, and gives the same floats, in any
-    process with the same budget.
+    the budget with ``torch.set_num_threads`` is kept. It is set explicitly
+    for the duration, so that a fit runs with the same count, and gives the
+    same floats, in any process or thread with the same budget.
     """
     previous = torch.get_num_threads()
     torch.set_num_threads(min(previous, thread_budget()))
