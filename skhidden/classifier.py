@@ -99,7 +99,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         Also read each sequence backwards from its own last step.
     dropout : float, default=0.0
         Dropout between layers and before the heads.
-    aggregation : str or tuple of str, default="mean"
+    aggregation : str or tuple of str, default="max"
         How the states become one vector: ``"last"``, ``"mean"``, ``"max"``,
         ``"attention"``, ``"timesteps"``, or a tuple of pooled strategies whose
         vectors are concatenated, e.g. ``("mean", "max")``.
@@ -109,7 +109,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         sequence's length. None means ``(0.25, 0.5, 0.75, 1.0)``.
     layers : {"last", "all"}, default="last"
         Aggregate the top layer's states, or all layers' concatenated.
-    frontend : {"none", "patch", "conv"}, default="none"
+    frontend : {"none", "patch", "conv"}, default="conv"
         How input steps become recurrent steps: the raw steps, windows of
         ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D
         convolution with kernel ``frontend_window`` and stride half of it
@@ -199,10 +199,10 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         num_layers=1,
         bidirectional=False,
         dropout=0.0,
-        aggregation="mean",
+        aggregation="max",
         timesteps=None,
         layers="last",
-        frontend="none",
+        frontend="conv",
         frontend_window=8,
         scaling="feature",
         max_epochs=100,

@@ -156,7 +156,8 @@ def early_scores(estimator, X, y, fractions=DEFAULT_FRACTIONS):
 
     Computed from one ``staged_predict`` pass: the prediction for fraction
     ``f`` of a sequence of length ``T`` is the one made after its first
-    ``ceil(f * T)`` steps.
+    ``ceil(f * T)`` steps (with a front-end, after ``ceil(f * W)`` of its
+    ``W`` windows; a convolution window reads up to half a window ahead).
 
     Parameters
     ----------
@@ -180,10 +181,12 @@ def early_scores(estimator, X, y, fractions=DEFAULT_FRACTIONS):
         raise ValueError(f"fractions must be shares in (0, 1]; got {fractions}.")
     final, Xt = _final_step(estimator, X)
     staged = np.stack(list(final.staged_predict(Xt)))
-    lengths = check_sequences(Xt)[1]
-    steps = timestep_indices(fractions, torch.as_tensor(lengths)).numpy()
+    lengths = torch.as_tensor(check_sequences(Xt)[1])
+    # With a front-end the stages are windows: count them, not input steps.
+    lengths = final.net_.module_.frontend.output_lengths(lengths)
+    steps = timestep_indices(fractions, lengths).numpy()
     score = accuracy_score if is_classifier(final) else r2_score
-    samples = np.arange(len(lengths))
+    samples = np.arange(len(steps))
     return np.array(
         [score(y, staged[steps[:, j], samples]) for j in range(len(fractions))]
     )

@@ -75,7 +75,7 @@ class HiddenStateRegressor(RegressorMixin, BaseHiddenState):
         Also read each sequence backwards from its own last step.
     dropout : float, default=0.0
         Dropout between layers and before the heads.
-    aggregation : str or tuple of str, default="mean"
+    aggregation : str or tuple of str, default="max"
         ``"last"``, ``"mean"``, ``"max"``, ``"attention"``, ``"timesteps"``,
         or a tuple of pooled strategies, concatenated.
     timesteps : list of int or float, default=None
@@ -84,7 +84,7 @@ class HiddenStateRegressor(RegressorMixin, BaseHiddenState):
         means ``(0.25, 0.5, 0.75, 1.0)``.
     layers : {"last", "all"}, default="last"
         Aggregate the top layer's states, or all layers' concatenated.
-    frontend : {"none", "patch", "conv"}, default="none"
+    frontend : {"none", "patch", "conv"}, default="conv"
         How input steps become recurrent steps: the raw steps, windows of
         ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D
         convolution with kernel ``frontend_window`` and stride half of it

@@ -19,7 +19,8 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
     ``fit(X, y)`` trains the network supervised (a classifier for class
     labels, a regressor for continuous targets); ``fit(X)`` without ``y``
     trains it self-supervised, each forward state predicting the next input
-    step (and each backward state the previous one). ``transform`` returns
+    step or, with a front-end, the raw input of the next window (and each
+    backward state the previous one). ``transform`` returns
     the aggregated states, ready for any scikit-learn estimator.
 
     Without labels only the encoder learns: an ``"attention"`` scorer keeps
@@ -37,7 +38,7 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
         Also read each sequence backwards from its own last step.
     dropout : float, default=0.0
         Dropout between layers and before the heads.
-    aggregation : str or tuple of str, default="mean"
+    aggregation : str or tuple of str, default="max"
         ``"last"``, ``"mean"``, ``"max"``, ``"attention"``, ``"timesteps"``,
         or a tuple of pooled strategies, concatenated.
     timesteps : list of int or float, default=None
@@ -45,7 +46,7 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
         concatenated. None means ``(0.25, 0.5, 0.75, 1.0)``.
     layers : {"last", "all"}, default="last"
         Aggregate the top layer's states, or all layers' concatenated.
-    frontend : {"none", "patch", "conv"}, default="none"
+    frontend : {"none", "patch", "conv"}, default="conv"
         How input steps become recurrent steps: the raw steps, windows of
         ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D
         convolution with kernel ``frontend_window`` and stride half of it
@@ -118,13 +119,6 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
 
     def _prepare_targets(self, y, padded):
         if y is None:
-            if self.frontend == "conv":
-                raise ValueError(
-                    "fit(X) without y predicts each next step (or patch) of the "
-                    "input; with frontend='conv' the windows are learned features, "
-                    "which would predict themselves trivially. Use frontend='none' "
-                    "or 'patch', or pass y."
-                )
             self.objective_ = "next_step"
             return padded, padded.shape[2], NextStepLoss(), False
         if type_of_target(y) in ("binary", "multiclass"):

@@ -33,7 +33,6 @@ EXPECTED_FAILURES = {
     "check_n_features_in": TIME_IS_NOT_A_FEATURE,
     "check_n_features_in_after_fitting": TIME_IS_NOT_A_FEATURE,
     "check_classifiers_train": TIME_IS_NOT_A_FEATURE,
-    "check_regressors_train": TIME_IS_NOT_A_FEATURE,
     "check_transformer_general": TIME_IS_NOT_A_FEATURE,
 }
 

@@ -29,7 +29,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-TINY = dict(hidden_size=4, max_epochs=3, lr=0.02, random_state=0, device="cpu")
+TINY = dict(hidden_size=4, max_epochs=3, lr=0.02, random_state=0, device="cpu", frontend="none")
 
 
 @pytest.fixture(autouse=True)

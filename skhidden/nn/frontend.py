@@ -15,6 +15,9 @@ weights and staged predictions can be read back in input steps.
 A sequence of length L gives ``ceil(L / stride)`` windows. Windows that run
 past a sequence's end read zeros, exactly as when the sequence is alone, so
 padding never changes a window's value.
+
+Every front-end also gives ``windows(X, lengths)``: the raw input each window
+covers, flattened, which self-supervised training predicts.
 """
 
 import math
@@ -65,6 +68,9 @@ class RawSteps(nn.Module):
     def forward(self, X, lengths):
         return X, lengths
 
+    def windows(self, X, lengths):
+        return X
+
 
 class PatchFrontEnd(nn.Module):
     """Non-overlapping windows of ``window`` steps, flattened.
@@ -86,9 +92,12 @@ class PatchFrontEnd(nn.Module):
         return torch.div(lengths + self.stride - 1, self.stride, rounding_mode="floor")
 
     def forward(self, X, lengths):
+        return self.windows(X, lengths), self.output_lengths(lengths)
+
+    def windows(self, X, lengths):
         n_windows = math.ceil(X.shape[1] / self.window)
         X = _pad_steps(X, lengths, n_windows * self.window)
-        return X.reshape(X.shape[0], n_windows, self.output_size), self.output_lengths(lengths)
+        return X.reshape(X.shape[0], n_windows, self.output_size)
 
 
 class ConvFrontEnd(nn.Module):
@@ -114,11 +123,19 @@ class ConvFrontEnd(nn.Module):
     def output_lengths(self, lengths):
         return torch.div(lengths + self.stride - 1, self.stride, rounding_mode="floor")
 
-    def forward(self, X, lengths):
+    def _padded(self, X, lengths):
         n_windows = math.ceil(X.shape[1] / self.stride)
-        X = _pad_steps(X, lengths, (n_windows - 1) * self.stride + self.window)
+        return _pad_steps(X, lengths, (n_windows - 1) * self.stride + self.window)
+
+    def forward(self, X, lengths):
+        X = self._padded(X, lengths)
         out = torch.relu(self.conv(X.transpose(1, 2))).transpose(1, 2)
         return out, self.output_lengths(lengths)
+
+    def windows(self, X, lengths):
+        # (batch, n_windows, n_features, window) -> one vector per window.
+        windows = self._padded(X, lengths).unfold(1, self.window, self.stride)
+        return windows.flatten(start_dim=2)
 
 
 FRONTENDS = {"none": RawSteps, "patch": PatchFrontEnd, "conv": ConvFrontEnd}

@@ -128,7 +128,7 @@ class HiddenStateNetwork(nn.Module):
         )
         self.objective = objective
         if objective == "next_step":
-            step_size = self.frontend.output_size
+            step_size = n_features * self.frontend.window
             self.next_step = nn.Linear(hidden_size, step_size)
             if bidirectional:
                 self.previous_step = nn.Linear(hidden_size, step_size)
@@ -234,12 +234,14 @@ class HiddenStateNetwork(nn.Module):
             targets)``: the predicted next step from each forward state, the
             predicted previous step from each backward state (None if
             unidirectional), the valid steps, and the steps to predict (the
-            input, or its windows after a front-end), each
+            input, or the raw input each front-end window covers), each
             ``(batch, n_steps, step_size)``.
         """
         if self.objective == "next_step":
-            targets, lengths = self.frontend(self.scaling(X, lengths), lengths)
-            top = self.encoder(targets, lengths)[-1]
+            X = self.scaling(X, lengths)
+            targets = self.frontend.windows(X, lengths)
+            X, lengths = self.frontend(X, lengths)
+            top = self.encoder(X, lengths)[-1]
             hidden = self.encoder.hidden_size
             previous = None
             if self.encoder.bidirectional:

@@ -72,3 +72,12 @@ def test_patch_frontend_next_step_targets_are_windows():
     assert following.shape == targets.shape == (2, 3, 6)
     assert window_lengths.tolist() == [3, 2]
     assert torch.isfinite(NextStepLoss()((following, previous, window_lengths, targets)))
+
+
+def test_conv_windows_are_the_raw_input_each_window_reads():
+    frontend = build_frontend("conv", 1, window=4)
+    X = torch.arange(1.0, 11.0).reshape(1, 10, 1)
+    windows = frontend.windows(X, torch.tensor([10]))
+    assert windows.shape == (1, 5, 4)  # stride 2: windows start at 0, 2, 4, 6, 8
+    torch.testing.assert_close(windows[0, 1], torch.tensor([3.0, 4.0, 5.0, 6.0]))
+    torch.testing.assert_close(windows[0, 4], torch.tensor([9.0, 10.0, 0.0, 0.0]))
