@@ -5,7 +5,9 @@
   its own longest sequence, and when shuffling groups sequences of similar
   length together so ragged data pays little for padding.
 - ``FiniteLossGuard``: stops training with a clear error once a loss is NaN.
-- ``SequenceNet``: skorch's ``NeuralNet`` with those defaults.
+- ``SequenceNet``: skorch's ``NeuralNet`` with those defaults, and with the
+  per-batch bookkeeping trimmed so that a fit costs about what a hand-written
+  PyTorch loop costs (see ``benchmarks/overhead.py``).
 """
 
 import math
@@ -13,7 +15,7 @@ import math
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
 
 from .sequences import plan_batches
 
@@ -100,24 +102,83 @@ class NonFiniteLossError(FloatingPointError):
     """Training stopped because the loss became NaN or infinite."""
 
 
+def _recorded_loss(net, training, loss):
+    """The batch loss as a float, read where skorch has just recorded it.
+
+    skorch stores ``loss.item()`` in the history before ``on_batch_end``;
+    reading that float avoids a second tensor operation (and, on a GPU, a
+    second synchronisation) per batch.
+    """
+    key = "train_loss" if training else "valid_loss"
+    try:
+        value = net.history[-1]["batches"][-1][key]
+    except (IndexError, KeyError, TypeError):
+        value = None
+    if isinstance(value, float):
+        return value
+    return float(torch.as_tensor(loss).detach().float().sum())
+
+
 class FiniteLossGuard(Callback):
     """Raise :class:`NonFiniteLossError` as soon as a batch loss is not finite."""
 
     def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
-        if loss is not None and not torch.isfinite(loss).all():
+        if loss is None:
+            return
+        value = _recorded_loss(net, training, loss)
+        if not math.isfinite(value):
             epoch = len(net.history)
+            which = "training" if training else "validation"
             raise NonFiniteLossError(
-                f"The training loss became {loss.item()} in epoch {epoch}. "
+                f"The {which} loss became {value} in epoch {epoch}. "
                 "Scale the inputs (e.g. with skhidden.SequenceScaler), lower `lr`, "
                 "or keep gradient clipping on (`clip_grad_norm`)."
             )
 
 
+class QuietPrintLog(PrintLog):
+    """skorch's ``PrintLog`` that skips formatting a table nobody sees.
+
+    ``PrintLog`` tabulates every epoch even when ``verbose=0`` and its sink
+    (``print``) then discards the line. The header is printed the first time
+    a line is, so turning ``verbose`` on later still shows it.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.sink is print and not net.verbose:
+            return
+        super().on_epoch_end(net, **kwargs)
+
+
 class SequenceNet(NeuralNet):
-    """skorch ``NeuralNet`` fed by :class:`SequenceBatches`."""
+    """skorch ``NeuralNet`` fed by :class:`SequenceBatches`.
+
+    Two skorch defaults cost time on every batch or epoch of a small model
+    and are trimmed here, with the same behaviour:
+
+    - ``_set_training`` calls ``module.train(mode)``, which walks every
+      submodule, before each batch; it is skipped when the module's own flag
+      is already ``mode`` (``train``/``eval`` set that flag together with
+      every submodule's, so only a submodule switched on its own by user
+      code would be left as it is);
+    - the default ``print_log`` callback is a :class:`QuietPrintLog`.
+    """
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("iterator_train", SequenceBatches)
         kwargs.setdefault("iterator_valid", SequenceBatches)
         kwargs.setdefault("iterator_train__shuffle", True)
         super().__init__(*args, **kwargs)
+
+    @property
+    def _default_callbacks(self):
+        return [
+            (name, QuietPrintLog() if name == "print_log" else callback)
+            for name, callback in super()._default_callbacks
+        ]
+
+    def _set_training(self, training=True):
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_")
+            if isinstance(module, torch.nn.Module) and module.training != training:
+                module.train(training)

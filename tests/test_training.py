@@ -1,0 +1,170 @@
+"""The skorch layer: batches, the finite-loss guard and the trimmed bookkeeping."""
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+from skorch.dataset import Dataset
+from skorch.history import History
+
+from skhidden import HiddenStateClassifier, NonFiniteLossError
+from skhidden._training import (
+    FiniteLossGuard,
+    QuietPrintLog,
+    SequenceBatches,
+    SequenceNet,
+)
+from skhidden.sequences import check_sequences
+
+from conftest import make_sequences
+
+TINY = dict(hidden_size=8, max_epochs=3, random_state=0, device="cpu")
+
+
+def _batches(X, batch_size=8, **kwargs):
+    padded, lengths = check_sequences(X)
+    y = np.arange(len(lengths))
+    return SequenceBatches(Dataset({"X": padded, "lengths": lengths}, y), batch_size, **kwargs)
+
+
+# --------------------------------------------------------------- the iterator
+def test_batches_cover_every_sequence_once_and_trim_to_their_longest():
+    X, _ = make_sequences(n=50, n_steps=30, ragged=True)
+    batches = _batches(X, shuffle=True, random_state=np.random.default_rng(0))
+    seen = []
+    for Xb, yb in batches:
+        lengths = Xb["lengths"].numpy()
+        assert Xb["X"].shape[1] == lengths.max()
+        for row, i in zip(Xb["X"].numpy(), yb.numpy()):
+            np.testing.assert_array_equal(row[: len(X[i])], X[i])
+        seen.extend(yb.tolist())
+    assert sorted(seen) == list(range(50))
+    assert len(batches) == math.ceil(50 / 8)
+
+
+def test_shuffled_batches_group_similar_lengths_and_change_order_each_epoch():
+    rng = np.random.default_rng(0)
+    X = [np.ones((int(t), 1), np.float32) for t in rng.integers(1, 200, size=256)]
+    batches = _batches(X, batch_size=16, shuffle=True, random_state=np.random.default_rng(0))
+    first, second = batches.batch_indices(), batches.batch_indices()
+    assert [b.tolist() for b in first] != [b.tolist() for b in second]
+    lengths = np.array([len(x) for x in X])
+    processed = sum(len(b) * lengths[b].max() for b in first)
+    assert 1 - lengths.sum() / processed < 0.1  # padding fraction
+    global_max = len(lengths) * lengths.max()
+    assert processed < 0.6 * global_max
+
+
+def test_unshuffled_batches_keep_dataset_order():
+    X, _ = make_sequences(n=20, ragged=True)
+    order = np.concatenate([yb.numpy() for _, yb in _batches(X, batch_size=6)])
+    np.testing.assert_array_equal(order, np.arange(20))
+
+
+# --------------------------------------------------------------- loss guard
+def _net_with_recorded(key, value):
+    history = History()
+    history.new_epoch()
+    history.new_batch()
+    history.record_batch(key, value)
+    return SimpleNamespace(history=history)
+
+
+@pytest.mark.parametrize("training, key", [(True, "train_loss"), (False, "valid_loss")])
+def test_guard_reads_the_loss_skorch_recorded(training, key):
+    guard = FiniteLossGuard()
+    # The recorded float decides, not a tensor operation on the loss.
+    net = _net_with_recorded(key, float("nan"))
+    with pytest.raises(NonFiniteLossError, match="loss became nan in epoch 1"):
+        guard.on_batch_end(net, training=training, loss=torch.tensor(0.5))
+    guard.on_batch_end(_net_with_recorded(key, 0.5), training=training, loss=torch.tensor(0.5))
+
+
+def test_guard_falls_back_to_the_loss_tensor():
+    guard = FiniteLossGuard()
+    net = SimpleNamespace(history=History())
+    with pytest.raises(NonFiniteLossError, match="inf"):
+        guard.on_batch_end(net, training=True, loss=torch.tensor(float("inf")))
+    guard.on_batch_end(net, training=True, loss=torch.tensor(1.0))
+    guard.on_batch_end(net, training=True, loss=None)
+
+
+def test_a_nan_validation_loss_stops_training():
+    class PoisonValidation(Callback):
+        def on_batch_begin(self, net, training=None, **kwargs):
+            if not training and len(net.history) == 2:
+                with torch.no_grad():
+                    for p in net.module_.heads.parameters():
+                        p.fill_(float("nan"))
+
+    X, y = make_sequences(n=40)
+    clf = HiddenStateClassifier(early_stopping=True, callbacks=[PoisonValidation()],
+                                clip_grad_norm=None, **TINY)
+    with pytest.raises(NonFiniteLossError, match="in epoch 2"):
+        clf.fit(X, y)
+
+
+# ------------------------------------------------------- trimmed bookkeeping
+class ModeRecorder(Callback):
+    """Every module's training flag at the end of each batch."""
+
+    def initialize(self):
+        self.modes = {True: set(), False: set()}
+        return self
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        modules = list(net.module_.modules()) + list(net.criterion_.modules())
+        self.modes[training].update(m.training for m in modules)
+
+
+def test_modules_train_in_training_batches_and_evaluate_in_validation_batches():
+    recorder = ModeRecorder()
+    X, y = make_sequences(n=40, ragged=True)
+    HiddenStateClassifier(dropout=0.3, num_layers=2, early_stopping=True,
+                          callbacks=[recorder], **TINY).fit(X, y)
+    assert recorder.modes == {True: {True}, False: {False}}
+
+
+def test_set_training_changes_only_what_differs():
+    X, y = make_sequences(n=20)
+    net = HiddenStateClassifier(**TINY).fit(X, y).net_
+    net.module_.eval()
+    net._set_training(True)
+    assert all(m.training for m in net.module_.modules())
+    net._set_training(False)
+    assert not any(m.training for m in net.module_.modules())
+
+
+def test_the_default_print_log_is_quiet_until_verbose(capsys):
+    X, y = make_sequences(n=20)
+    clf = HiddenStateClassifier(**TINY).fit(X, y)
+    assert isinstance(dict(clf.net_.callbacks_)["print_log"], QuietPrintLog)
+    assert capsys.readouterr().out == ""
+    HiddenStateClassifier(verbose=1, **TINY).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "train_loss" in lines[0] and len(lines) == 2 + TINY["max_epochs"]
+
+
+def test_a_custom_print_log_sink_still_receives_every_epoch():
+    lines = []
+    net = SequenceNet(
+        module=torch.nn.Linear, module__in_features=1, module__out_features=1,
+        criterion=torch.nn.MSELoss, callbacks__print_log__sink=lines.append, verbose=0,
+    )
+    net.initialize_callbacks()
+    net.history = History()
+    net.history.new_epoch()
+    net.history.record("epoch", 1)
+    dict(net.callbacks_)["print_log"].on_epoch_end(net)
+    assert lines  # the sink is not print, so skorch writes to it whatever verbose is
+
+
+def test_random_state_makes_fits_identical_with_early_stopping_and_ragged_data():
+    X, y = make_sequences(n=40, ragged=True)
+    params = dict(early_stopping=True, dropout=0.2, num_layers=2, **TINY)
+    a = HiddenStateClassifier(**params).fit(X, y).predict_proba(X)
+    b = HiddenStateClassifier(**params).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
