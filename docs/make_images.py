@@ -34,6 +34,9 @@ from skhidden.plotting import early_scores, plot_hidden_states, plot_strategy_co
 FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "images")
 DATASET = "JapaneseVowels"
 SETTINGS = {"hidden_size": 32, "max_epochs": 60, "random_state": 0}
+# The pictures show per-step quantities, so the models read raw steps (no
+# front-end); the pipelines standardise with SequenceScaler first.
+RAW_STEPS = {"frontend": "none", "scaling": "none"}
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
 
@@ -53,7 +56,7 @@ def early_table(models, X, y):
 def layers_search(X, y):
     """Grid search of a 2-layer GRU over ``layers``, folds as in the demo."""
     pipeline = make_pipeline(
-        SequenceScaler(), HiddenStateClassifier(num_layers=2, **SETTINGS)
+        SequenceScaler(), HiddenStateClassifier(num_layers=2, **SETTINGS, **RAW_STEPS)
     )
     folds = StratifiedKFold(3, shuffle=True, random_state=SETTINGS["random_state"])
     grid = {"hiddenstateclassifier__layers": ["last", "all"]}
@@ -79,6 +82,7 @@ def main():
         hidden_size=SETTINGS["hidden_size"],
         random_state=SETTINGS["random_state"],
         return_models=True,
+        **RAW_STEPS,
     )
     save_figures(search, models, X_test, y_test, FOLDER)
     save_png(

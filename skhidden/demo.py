@@ -47,6 +47,7 @@ def run_comparison(
     random_state=0,
     log=print,
     return_models=False,
+    **estimator_params,
 ):
     """Grid-search the aggregation strategy and score every strategy on a test set.
 
@@ -70,6 +71,9 @@ def run_comparison(
         Receives progress lines.
     return_models : bool, default=False
         Also return the refitted models.
+    **estimator_params
+        Further :class:`HiddenStateClassifier` parameters of every model
+        (e.g. ``frontend="none"`` to read raw steps).
 
     Returns
     -------
@@ -85,7 +89,10 @@ def run_comparison(
     pipeline = make_pipeline(
         SequenceScaler(),
         HiddenStateClassifier(
-            hidden_size=hidden_size, max_epochs=max_epochs, random_state=random_state
+            hidden_size=hidden_size,
+            max_epochs=max_epochs,
+            random_state=random_state,
+            **estimator_params,
         ),
     )
     grid = {"hiddenstateclassifier__aggregation": list(strategies)}
