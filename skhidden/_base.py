@@ -122,6 +122,20 @@ def _encoder_lengths(lengths, stride):
     return -(-lengths // stride)
 
 
+def _require_finite(values, indices):
+    """Refuse results that are not finite: input too large for float32 math.
+
+    ``values`` has one row per sequence, ``indices`` their positions in ``X``.
+    """
+    finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if not finite.all():
+        raise ValueError(
+            f"X[{indices[int(np.argmin(finite))]}] overflows float32 inside the "
+            "network (its result is not finite): its values are too large. "
+            "Rescale the input, e.g. with skhidden.SequenceScaler."
+        )
+
+
 @contextmanager
 def _seeded(seed, device):
     """Run torch with ``seed`` without disturbing the caller's global RNG."""
@@ -504,8 +518,10 @@ class BaseHiddenState(BaseEstimator):
                     if per_step:
                         step_lengths = _encoder_lengths(lengths[index], module.frontend.stride)
                         for i, seq in zip(start + index, unpad(values, step_lengths)):
+                            _require_finite(seq[None], [i])
                             result[i] = seq
                         continue
+                    _require_finite(values, start + index)
                     if result is None:
                         result = np.empty((n_samples,) + values.shape[1:], values.dtype)
                     result[start + index] = values

@@ -365,18 +365,20 @@ def _train_data(n_features, n=8, n_steps=5):
 
 @pytest.fixture(scope="module")
 def fitted():
-    """Tiny fitted estimators for 1, 2 and 3 features."""
+    """Tiny fitted estimators for 1, 2 and 3 features, one per input scaling."""
     models = {}
     for d in (1, 2, 3):
         X, y = _train_data(d)
         models[d] = [
-            HiddenStateClassifier(aggregation=("mean", "attention"), **TINY).fit(X, y),
-            HiddenStateRegressor(
-                aggregation="timesteps", timesteps=[0.5, 1.0], **TINY
+            HiddenStateClassifier(
+                aggregation=("mean", "attention"), scaling="sequence", **TINY
             ).fit(X, y),
-            HiddenStateTransformer(aggregation="last", bidirectional=True, **TINY).fit(
-                X
-            ),
+            HiddenStateRegressor(
+                aggregation="timesteps", timesteps=[0.5, 1.0], scaling="none", **TINY
+            ).fit(X, y),
+            HiddenStateTransformer(
+                aggregation="last", bidirectional=True, scaling="feature", **TINY
+            ).fit(X),
         ]
     return models
 
@@ -422,6 +424,23 @@ def _same(a, b):
         np.testing.assert_array_equal(a, b)
 
 
+def _same_or_overflow(call, X, canonical):
+    """``call(X)`` equals ``call(canonical)``, or both refuse values too large.
+
+    Valid values near the float32 limit can overflow inside the network (e.g.
+    in per-sequence standardisation): that must be a clear error, never NaN.
+    """
+    before = copy.deepcopy(X)
+    try:
+        expected = call(canonical)
+    except ValueError as exc:
+        assert "overflows float32" in str(exc)
+        assert "overflows float32" in str(_refused(call, X))
+        return
+    _same(call(X), expected)
+    _assert_unchanged(X, before)
+
+
 @cases("estimator_methods")
 @given(
     seqs=sequence_sets(max_features=2),
@@ -442,9 +461,7 @@ def test_estimator_methods_work_or_refuse_hostile_input(
         return
     layouts = _layouts(seqs)
     X = layouts[data.draw(st.sampled_from(sorted(layouts)), label="layout")]
-    before = copy.deepcopy(X)
-    _same(call(X), call(_canonical(seqs)))
-    _assert_unchanged(X, before)
+    _same_or_overflow(call, X, _canonical(seqs))
 
 
 @cases("random_arrays")
@@ -455,9 +472,16 @@ def test_random_arrays_at_predict_match_the_layout_rules(fitted, A):
     if expected is None or expected[0].shape[1] != 1:
         _refused(classifier.predict_proba, A)
         return
-    before = A.copy()
-    _same(classifier.predict_proba(A), classifier.predict_proba(_canonical(expected)))
-    _assert_unchanged(A, before)
+    _same_or_overflow(classifier.predict_proba, A, _canonical(expected))
+
+
+def test_values_that_overflow_inside_the_network_are_refused():
+    X, y = _train_data(1)
+    classifier = HiddenStateClassifier(scaling="sequence", **TINY).fit(X, y)
+    huge = np.r_[X[:1], np.full((1, 5, 1), 3e38, np.float32)]
+    for call in (classifier.predict_proba, classifier.hidden_states):
+        with pytest.raises(ValueError, match=r"X\[1\] overflows float32"):
+            call(huge)
 
 
 @cases("fit_input")
