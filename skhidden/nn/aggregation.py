@@ -73,12 +73,22 @@ def hold_final(values, lengths):
 class Aggregation(nn.Module):
     """Base of the strategies: one view, every view counts at every step.
 
-    Subclasses set ``output_size`` and implement ``forward`` and ``_prefix``
-    (the per-step value, ``(batch, n_steps, n_views, output_size)``, which
-    may hold anything after a sequence's end).
+    Subclasses implement ``forward`` and ``_prefix`` (the per-step value,
+    ``(batch, n_steps, n_views, output_size)``, which may hold anything after
+    a sequence's end).
+
+    Parameters
+    ----------
+    state_size : int
+        Features per step of the aggregated states; a pooled vector has as
+        many unless a subclass sets ``output_size`` otherwise.
     """
 
     n_views = 1
+
+    def __init__(self, state_size):
+        super().__init__()
+        self.output_size = state_size
 
     def prefix(self, states, lengths):
         """Value after each step, from that step and the ones before it only.
@@ -120,11 +130,10 @@ class LastState(Aggregation):
     """
 
     def __init__(self, state_size, backward_features=None):
-        super().__init__()
+        super().__init__(state_size)
         if backward_features is None:
             backward_features = torch.zeros(state_size, dtype=torch.bool)
         self.register_buffer("backward_features", backward_features, persistent=False)
-        self.output_size = state_size
 
     def forward(self, states, lengths):
         last = _gather_steps(states, (lengths - 1).unsqueeze(1))
@@ -142,10 +151,6 @@ class MeanPool(Aggregation):
     state_size : int
         Features per step of the aggregated states.
     """
-
-    def __init__(self, state_size):
-        super().__init__()
-        self.output_size = state_size
 
     def forward(self, states, lengths):
         # Padded steps hold zeros, so a plain sum counts valid steps only.
@@ -167,10 +172,6 @@ class MaxPool(Aggregation):
     state_size : int
         Features per step of the aggregated states.
     """
-
-    def __init__(self, state_size):
-        super().__init__()
-        self.output_size = state_size
 
     def forward(self, states, lengths):
         mask = valid_mask(lengths, states.shape[1]).unsqueeze(-1)
@@ -194,13 +195,12 @@ class AttentionPool(Aggregation):
     """
 
     def __init__(self, state_size):
-        super().__init__()
+        super().__init__(state_size)
         self.score = nn.Sequential(
             nn.Linear(state_size, state_size),
             nn.Tanh(),
             nn.Linear(state_size, 1, bias=False),
         )
-        self.output_size = state_size
 
     def _masked_scores(self, states, lengths):
         scores = self.score(states).squeeze(-1)
@@ -286,9 +286,8 @@ class TimestepSelect(Aggregation):
     """
 
     def __init__(self, state_size, timesteps):
-        super().__init__()
+        super().__init__(state_size)
         self.timesteps = tuple(timesteps)
-        self.output_size = state_size
         self.n_views = len(self.timesteps)
 
     def forward(self, states, lengths):
@@ -322,9 +321,8 @@ class Concatenation(Aggregation):
     """
 
     def __init__(self, strategies):
-        super().__init__()
+        super().__init__(sum(s.output_size for s in strategies))
         self.strategies = nn.ModuleList(strategies)
-        self.output_size = sum(s.output_size for s in strategies)
 
     def forward(self, states, lengths):
         return torch.cat([s(states, lengths) for s in self.strategies], dim=-1)
