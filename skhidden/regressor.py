@@ -137,7 +137,9 @@ class HiddenStateRegressor(RegressorMixin, BaseHiddenState):
     history_ : skorch.callbacks.History
         Per-epoch training record.
     device_ : str
-        The device the model was trained on.
+        The device the weights are on: where the model was trained, until
+        ``set_params(device=...)`` moves it or it is unpickled on a machine
+        without that device (then ``"cpu"``).
 
     See Also
     --------
