@@ -21,10 +21,10 @@ import numpy as np
 import sklearn
 import skorch
 import torch
-from sklearn.pipeline import make_pipeline
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 import skhidden
-from skhidden import HiddenStateClassifier, SequenceScaler
+from skhidden import HiddenStateClassifier
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -84,26 +84,32 @@ def _channels_first(X, n_steps):
     return padded.transpose(0, 2, 1).astype(np.float64)
 
 
+RECOMMENDED_GRID = {
+    "scaling": ["feature", "sequence"],
+    "aggregation": ["max", ("mean", "max")],
+}
+
+
 def candidates(quick):
     """Named skhidden configurations to compare (estimator factories)."""
-    epochs = 5 if quick else None
-    common = {} if epochs is None else {"max_epochs": epochs}
+    common = {"max_epochs": 5} if quick else {}
 
     def model(**params):
-        return lambda: make_pipeline(
-            SequenceScaler(), HiddenStateClassifier(random_state=0, **common, **params)
+        return lambda: HiddenStateClassifier(random_state=0, **common, **params)
+
+    def search():
+        folds = StratifiedKFold(3, shuffle=True, random_state=0)
+        return GridSearchCV(
+            HiddenStateClassifier(random_state=0, **common), RECOMMENDED_GRID, cv=folds
         )
 
     return {
-        "default": lambda: HiddenStateClassifier(random_state=0, **common),
-        "scaled default": model(),
-        "patch 8, mean": model(frontend="patch", frontend_window=8),
-        "patch 8, last": model(frontend="patch", frontend_window=8, aggregation="last"),
-        "conv 8, mean": model(frontend="conv", frontend_window=8),
-        "conv 8, max": model(frontend="conv", frontend_window=8, aggregation="max"),
-        "conv 16, mean": model(frontend="conv", frontend_window=16),
-        "conv 16, max": model(frontend="conv", frontend_window=16, aggregation="max"),
-        "conv 32, max": model(frontend="conv", frontend_window=32, aggregation="max"),
+        "default": model(),
+        "raw steps, mean": model(frontend="none", aggregation="mean"),
+        "raw steps, last": model(frontend="none", aggregation="last"),
+        "patch 8, max": model(frontend="patch", aggregation="max"),
+        "conv 16, max": model(frontend_window=16),
+        "recommended search": search,
     }
 
 
@@ -128,7 +134,8 @@ def environment():
     except (OSError, StopIteration):
         pass
     return (
-        f"{os.cpu_count()} CPU cores ({cpu}), torch threads {torch.get_num_threads()}; "
+        f"{os.cpu_count()} CPU cores ({cpu}), torch threads {torch.get_num_threads()}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
         f"python {platform.python_version()}, torch {torch.__version__}, "
         f"skorch {skorch.__version__}, scikit-learn {sklearn.__version__}, "
         f"skhidden {skhidden.__version__}"
