@@ -545,7 +545,8 @@ class BaseHiddenState(BaseEstimator):
         Returns
         -------
         states : list of ndarray of shape (n_timesteps_i, state_size)
-            One float32 array per sequence, covering its valid steps only.
+            One float32 array per sequence, covering its valid steps only
+            (its windows, ``ceil(n_timesteps_i / stride)``, with a front-end).
         """
         return self._stream(X, lambda m, Xb, lengths: m.hidden_states(Xb, lengths), per_step=True)
 
@@ -562,7 +563,8 @@ class BaseHiddenState(BaseEstimator):
         Returns
         -------
         weights : list of ndarray of shape (n_timesteps_i,)
-            One float32 array per sequence: non-negative, summing to 1.
+            One float32 array per sequence: non-negative, summing to 1 (one
+            weight per window with a front-end).
 
         Raises
         ------
