@@ -28,8 +28,8 @@ speed-up at that moment. CPU times need psutil (installed with Dask).
 
 Usage::
 
-    python benchmarks/scaling.py [--repeats 3] [--epochs 30] [--dask]
-                                 [--output benchmarks/results/scaling.md]
+    python benchmarks/scaling.py [--repeats 3] [--epochs 120] [--dask]
+                                 [--quiet 1.8] [--output benchmarks/results/scaling.md]
 """
 
 import argparse
@@ -127,13 +127,25 @@ def cpu_seconds():
     return total
 
 
-def measure(X, y, *, repeats, epochs, dask_client=None):
+def wait_until_quiet(threshold, timeout=3600, pause=30):
+    """Wait until ``machine_parallelism()`` reaches ``threshold`` (or time out)."""
+    deadline = time.monotonic() + timeout
+    while (
+        ceiling := machine_parallelism()
+    ) < threshold and time.monotonic() < deadline:
+        print(f"waiting for a quiet machine: parallelism {ceiling:.2f}x", flush=True)
+        time.sleep(pause)
+    return ceiling
+
+
+def measure(X, y, *, repeats, epochs, dask_client=None, quiet=None):
     """Time every configuration ``repeats`` times, interleaved.
 
-    Returns ``(times, cpu, scores, machine)``: wall and CPU seconds per
-    configuration and run, fold scores per configuration, and what the
-    other users of the machine left (load average, ``machine_parallelism``)
-    before each run.
+    With ``quiet``, each repeat waits until ``machine_parallelism()``
+    reaches it. Returns ``(times, cpu, scores, machine)``: wall and CPU
+    seconds per configuration and run, fold scores per configuration, and
+    what the other users of the machine left (load average,
+    ``machine_parallelism`` before and after each run).
     """
     configs = {
         "n_jobs=1": lambda: run_search(X, y, 1, epochs),
@@ -150,11 +162,13 @@ def measure(X, y, *, repeats, epochs, dask_client=None):
         configs["dask, 2 workers"] = on_dask
     times = {name: [] for name in configs}
     cpu = {name: [] for name in configs}
-    machine = {"load": [], "parallelism": []}
+    machine = {"load": [], "parallelism": [], "parallelism after": []}
     scores = {}
     for repeat in range(repeats):
         machine["load"].append(os.getloadavg()[0])
-        machine["parallelism"].append(machine_parallelism())
+        machine["parallelism"].append(
+            wait_until_quiet(quiet) if quiet else machine_parallelism()
+        )
         for name, run in configs.items():
             start = cpu_seconds()
             seconds, fold_scores = run()
@@ -168,6 +182,7 @@ def measure(X, y, *, repeats, epochs, dask_client=None):
                 f" CPU {cpu[name][-1]:7.1f} s",
                 flush=True,
             )
+        machine["parallelism after"].append(machine_parallelism())
     stop_loky_workers()
     return times, cpu, scores, machine
 
@@ -214,8 +229,13 @@ def report(times, cpu, scores, machine, *, n_samples, epochs, repeats):
         "- Before each run, load average (1 min): "
         + ", ".join(f"{value:.1f}" for value in machine["load"])
         + "; speed-up of 2 processes over 1 on pure-Python work, the ceiling"
-        " for any n_jobs=2 speed-up then: "
-        + ", ".join(f"{value:.2f}x" for value in machine["parallelism"])
+        " for any n_jobs=2 speed-up then, before / after each run: "
+        + ", ".join(
+            f"{before:.2f}x / {after:.2f}x"
+            for before, after in zip(
+                machine["parallelism"], machine["parallelism after"], strict=True
+            )
+        )
         + ".",
         "",
         "| configuration | "
@@ -258,9 +278,15 @@ def report(times, cpu, scores, machine, *, n_samples, epochs, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=120)
     parser.add_argument("--dask", action="store_true", help="also time a Dask cluster")
     parser.add_argument("--output", default=None, help="write the markdown here")
+    parser.add_argument(
+        "--quiet",
+        type=float,
+        default=None,
+        help="before each repeat, wait until 2 processes run this much faster than 1",
+    )
     args = parser.parse_args(argv)
 
     X, y = load_dataset("JapaneseVowels", "train")
@@ -278,7 +304,12 @@ def main(argv=None):
         client = Client(cluster)
     try:
         times, cpu, scores, machine = measure(
-            X, y, repeats=args.repeats, epochs=args.epochs, dask_client=client
+            X,
+            y,
+            repeats=args.repeats,
+            epochs=args.epochs,
+            dask_client=client,
+            quiet=args.quiet,
         )
     finally:
         if client is not None:
