@@ -16,9 +16,12 @@ module's ``features``. Ratio: throughput of the estimator / throughput of the
 raw module, i.e. raw time / estimator time (target >= 0.95). The outputs
 are checked to be equal first.
 
-A third training row fits the estimator with skorch's stock per-batch
-bookkeeping (what ``skhidden._training.SequenceNet`` trims) to show what
-the trimming is worth.
+Whole fits on a shared machine are noisy, so a diagnostic also times one
+training step at a time, alternating the hand-written step with skorch's
+step (exactly ``run_single_epoch``'s body for one batch) batch by batch:
+with ``skhidden._training.SequenceNet`` and with skorch's stock per-batch
+bookkeeping (what ``SequenceNet`` trims), to show where overhead lives and
+what the trimming is worth.
 
 Run ``python benchmarks/overhead.py [--quick]``.
 """
@@ -27,6 +30,7 @@ import argparse
 import contextlib
 import os
 import sys
+import time
 
 import numpy as np
 import torch
@@ -120,6 +124,66 @@ def stock_skorch_bookkeeping():
         base.SequenceNet, base.FiniteLossGuard = saved
 
 
+def per_step_ratios(X, y, hidden_size, batch_size, steps):
+    """Per-batch time of skorch's training step over a hand-written step.
+
+    The two alternate batch by batch (hand, trimmed net, stock net, in
+    rotating order) on the same batches, so the machine's load hits them
+    alike: far less noisy than whole fits. The skorch side is exactly what
+    ``NeuralNet.run_single_epoch`` does for one batch. Returns medians of
+    per-batch times as ``{"trimmed": ratio, "stock": ratio}``.
+    """
+    import copy
+    import statistics
+
+    from skorch.dataset import get_len
+
+    nets = {"trimmed": estimator(HiddenStateClassifier, hidden_size, batch_size, 1)
+            .fit(X, y).net_}
+    with stock_skorch_bookkeeping():
+        nets["stock"] = estimator(HiddenStateClassifier, hidden_size, batch_size, 1) \
+            .fit(X, y).net_
+    net = nets["trimmed"]
+    dataset = net.get_dataset({"X": X, "lengths": np.full(len(X), X.shape[1])}, y)
+    batches = list(net.get_iterator(dataset, training=True))
+    module = copy.deepcopy(net.module_)
+    optimizer = torch.optim.Adam(module.parameters(), lr=LR)
+    criterion = HeadAveragedLoss(nn.CrossEntropyLoss())
+
+    def hand(batch):
+        Xb, yb = batch
+        optimizer.zero_grad()
+        loss = criterion(module(Xb["X"], Xb["lengths"]), yb)
+        loss.backward()
+        nn.utils.clip_grad_norm_(module.parameters(), CLIP)
+        optimizer.step()
+        loss.item()
+
+    def skorch_step(net):
+        def step(batch):  # the body of NeuralNet.run_single_epoch
+            net.notify("on_batch_begin", batch=batch, training=True)
+            out = net.train_step(batch)
+            net.history.record_batch("train_loss", out["loss"].item())
+            net.history.record_batch("train_batch_size", get_len(batch[0]))
+            net.notify("on_batch_end", batch=batch, training=True, **out)
+        return step
+
+    for n in nets.values():
+        n.notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
+    fns = {"hand": hand, "trimmed": skorch_step(nets["trimmed"]),
+           "stock": skorch_step(nets["stock"])}
+    times = {k: [] for k in fns}
+    order = list(fns)
+    for i in range(steps):
+        batch = batches[i % len(batches)]
+        for k in order[i % 3:] + order[: i % 3]:
+            t = time.process_time()
+            fns[k](batch)
+            times[k].append(time.process_time() - t)
+    hand_median = statistics.median(times["hand"])
+    return {k: statistics.median(times[k]) / hand_median for k in ("trimmed", "stock")}
+
+
 def _raw_proba(module, X, batch_size):
     X_t = torch.from_numpy(X)
     lengths = torch.full((len(X),), X.shape[1], dtype=torch.int64)
@@ -148,7 +212,7 @@ def run(quick=False, repeats=None, log=print):
     set_threads(1)
     env = environment()
     machine = machine_line(env)
-    repeats = repeats or (3 if quick else 15)
+    repeats = repeats or (3 if quick else 31)
     rows = []
     for name, cfg in CONFIGS.items():
         cfg = dict(cfg)
@@ -166,21 +230,26 @@ def run(quick=False, repeats=None, log=print):
         def fit():
             return estimator(HiddenStateClassifier, hs, bs, ep).fit(X, y)
 
-        def fit_stock():
-            with stock_skorch_bookkeeping():
-                return estimator(HiddenStateClassifier, hs, bs, ep).fit(X, y)
-
         _, hand_losses = hand()
         est_losses = list(fit().history_[:, "train_loss"])
         log(f"[overhead] {name}: final train loss hand {hand_losses[-1]:.4f} "
             f"estimator {est_losses[-1]:.4f}")
-        for label, candidate, target in (
-            ("fit / hand-written loop", fit, "<= 1.05"),
-            ("fit with stock skorch bookkeeping / hand-written loop", fit_stock, "(reference)"),
-        ):
-            r = paired_ratio(hand, candidate, repeats=repeats)
-            log(f"[overhead] {name} {label}: cpu {r['cpu_ratio']:.3f} wall {r['wall_ratio']:.3f}")
-            rows.append(_row(name, label, r, target, settings, machine, time_ratio=True))
+        r = paired_ratio(hand, fit, repeats=repeats)
+        log(f"[overhead] {name} fit: cpu {r['cpu_ratio']:.3f} wall {r['wall_ratio']:.3f}")
+        rows.append(_row(name, "fit / hand-written loop", r, "<= 1.05", settings, machine,
+                         time_ratio=True))
+        steps = 150 if quick else 1500
+        per_step = per_step_ratios(X, y, hs, bs, steps)
+        log(f"[overhead] {name} per step: trimmed {per_step['trimmed']:.3f} "
+            f"stock {per_step['stock']:.3f}")
+        for key, label in (("trimmed", "one training step (skhidden's SequenceNet)"),
+                           ("stock", "one training step (skorch's stock bookkeeping)")):
+            rows.append({
+                "model": name, "comparison": label + " / hand-written step",
+                "ratio (CPU time)": per_step[key], "CPU IQR": "", "ratio (wall)": "",
+                "target": "(diagnostic)", "baseline wall s": "", "repeats": f"{steps} steps",
+                "settings": settings, "machine": machine,
+            })
 
         # Inference, on a fitted model (weights do not change the work).
         Xp, yp = make_data(cfg["n_predict"], cfg["n_steps"], cfg["n_features"], seed=1)
@@ -241,7 +310,13 @@ def _markdown(rows, env, repeats):
         "headline: torch runs on one thread, so a process's CPU time is the "
         "work it did, while wall time also counts the other users of this "
         f"shared {env['cpus']}-core machine (1-minute load {env['load_1min']} "
-        "at the start).\n",
+        "at the start). The *one training step* rows are diagnostics: the "
+        "median per-batch time of skorch's step (the body of "
+        "`run_single_epoch`) over the hand-written step, alternating batch by "
+        "batch, with skhidden's trimmed `SequenceNet` and with skorch's stock "
+        "bookkeeping; a whole fit adds per-fit set-up (validation, net "
+        "construction, seeding) and per-epoch work (batch planning, history) "
+        "to this.\n",
         markdown_table(rows, ["model", "comparison", "ratio (CPU time)", "CPU IQR",
                               "ratio (wall)", "target", "baseline wall s", "repeats",
                               "settings", "machine"]),

@@ -31,7 +31,7 @@ sys.path.insert(0, HERE)
 import accuracy  # noqa: E402
 import overhead  # noqa: E402
 import ragged  # noqa: E402
-from _common import RESULTS, environment, machine_line, markdown_table  # noqa: E402
+from _common import RESULTS, environment, machine_line, markdown_table, set_threads  # noqa: E402,E501
 
 SECTIONS = {"overhead": overhead, "ragged": ragged, "accuracy": accuracy}
 
@@ -104,6 +104,7 @@ def main(argv=None):
                         help="also run benchmarks/scaling.py (issue 6) at the end")
     args = parser.parse_args(argv)
     os.makedirs(args.output, exist_ok=True)
+    set_threads(1)  # every section runs torch on one thread; say so in the header
     env = environment()
     start = time.perf_counter()
     parts, timings = [], []
