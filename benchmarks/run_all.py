@@ -120,7 +120,7 @@ def main(argv=None):
         timings.append({"section": name, "minutes": (time.perf_counter() - t0) / 60})
     header = [
         "# skhidden benchmarks (issue 3)\n",
-        "Regenerate with `python benchmarks/run_all.py` (about 25 minutes on the "
+        "Regenerate with `python benchmarks/run_all.py` (about 20 minutes on the "
         "machine below; `--quick` for a smoke run). Every speed figure is a ratio "
         "to a baseline measured in the same run, the median of interleaved "
         "repeats; no absolute time is asserted anywhere.\n",
