@@ -14,7 +14,7 @@ def long_ragged():
     return make_sequences(n=24, n_steps=40, ragged=True, seed=3)
 
 
-@pytest.mark.parametrize("frontend", ["patch", "conv"])
+@pytest.mark.parametrize("frontend", ["patch", "conv", "resnet"])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_prediction_is_the_same_alone_or_batched(long_ragged, frontend, cell, bidirectional):
@@ -27,7 +27,7 @@ def test_prediction_is_the_same_alone_or_batched(long_ragged, frontend, cell, bi
     np.testing.assert_allclose(alone, batched[:6], atol=1e-5)
 
 
-@pytest.mark.parametrize("frontend", ["patch", "conv"])
+@pytest.mark.parametrize("frontend", ["patch", "conv", "resnet"])
 def test_fits_are_reproducible(long_ragged, frontend):
     X, y = long_ragged
     first = HiddenStateClassifier(frontend=frontend, dropout=0.2, num_layers=2, **TINY).fit(X, y)
@@ -35,7 +35,8 @@ def test_fits_are_reproducible(long_ragged, frontend):
     np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
 
 
-@pytest.mark.parametrize("frontend, stride", [("none", 1), ("patch", 4), ("conv", 2)])
+@pytest.mark.parametrize("frontend, stride", [("none", 1), ("patch", 4), ("conv", 2), ("resnet", 2)]
+)
 def test_states_and_weights_are_one_per_window(long_ragged, frontend, stride):
     X, y = long_ragged
     clf = HiddenStateClassifier(frontend=frontend, aggregation="attention", **TINY).fit(X, y)
@@ -52,6 +53,23 @@ def test_staged_predictions_are_per_window_and_end_at_predict_proba(long_ragged)
     staged = list(clf.staged_predict_proba(X))
     assert len(staged) == max(-(-len(x) // 4) for x in X)
     np.testing.assert_allclose(staged[-1], clf.predict_proba(X), atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("aggregation", ["last", "mean", "max", "attention", ("mean", "max")])
+def test_resnet_stages_read_nothing_after_their_windows(long_ragged, cell, aggregation):
+    X, y = long_ragged
+    clf = HiddenStateClassifier(frontend="resnet", cell=cell, aggregation=aggregation, **TINY)
+    clf.fit(X, y)
+    staged = np.stack(list(clf.staged_predict_proba(X)))
+    np.testing.assert_allclose(staged[-1], clf.predict_proba(X), rtol=1e-5, atol=1e-6)
+    # Windows of 4 steps with stride 2: window w spans steps 2w .. 2w+3, so
+    # windows 0-7 end before step 18 and must not see any change from there on.
+    rng = np.random.default_rng(0)
+    changed = [np.concatenate([x[:18], rng.normal(size=x[18:].shape) * 5]) for x in X]
+    later = np.stack(list(clf.staged_predict_proba(changed)))
+    np.testing.assert_allclose(staged[:8], later[:8], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(staged[-1], later[-1])
 
 
 def test_timesteps_count_windows(long_ragged):

@@ -11,6 +11,9 @@ weights and staged predictions can be read back in input steps.
   into one vector (the trick that helped "last" most on long series).
 - ``"conv"``: a strided 1-D convolution (kernel ``window``, stride
   ``window // 2``) followed by a ReLU: overlapping learned local features.
+- ``"resnet"``: the same strided convolution with batch normalisation, then
+  residual blocks of causal convolutions over the windows (``skhidden.nn.stem``):
+  a deeper stem whose window t still reads nothing after window t's span.
 
 A sequence of length L gives ``ceil(L / stride)`` windows. Windows that run
 past a sequence's end read zeros, exactly as when the sequence is alone, so
@@ -27,12 +30,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from .encoder import valid_mask
+from .stem import MaskedBatchNorm1d, ResidualBlock
 
 __all__ = [
     "FRONTENDS",
     "ConvFrontEnd",
     "PatchFrontEnd",
     "RawSteps",
+    "ResidualFrontEnd",
     "build_frontend",
     "frontend_stride",
 ]
@@ -43,7 +48,8 @@ def frontend_stride(name, window):
 
     A sequence of length L becomes ``ceil(L / stride)`` encoder steps.
     """
-    return {"none": 1, "patch": window, "conv": max(1, window // 2)}[name]
+    conv = max(1, window // 2)
+    return {"none": 1, "patch": window, "conv": conv, "resnet": conv}[name]
 
 
 def _pad_steps(X, lengths, n_steps):
@@ -138,10 +144,53 @@ class ConvFrontEnd(nn.Module):
         return windows.flatten(start_dim=2)
 
 
-FRONTENDS = {"none": RawSteps, "patch": PatchFrontEnd, "conv": ConvFrontEnd}
+class ResidualFrontEnd(ConvFrontEnd):
+    """Strided window convolution with batch norm, then residual causal blocks.
+
+    Parameters
+    ----------
+    n_features : int
+        Features per input step.
+    window : int
+        Kernel of the first, strided convolution (stride ``window // 2``).
+    channels : int
+        Features per window.
+    blocks : int, default=2
+        Residual blocks after the first convolution, each of two causal
+        convolutions reading ``kernel_size`` windows.
+    kernel_size : int, default=5
+        Windows each convolution of a block reads (the current and earlier ones).
+    """
+
+    def __init__(self, n_features, window, channels, blocks=2, kernel_size=5):
+        super().__init__(n_features, window, channels)
+        self.conv = nn.Conv1d(
+            n_features, channels, kernel_size=window, stride=self.stride, bias=False
+        )
+        self.norm = MaskedBatchNorm1d(channels)
+        self.blocks = nn.ModuleList(
+            ResidualBlock(channels, kernel_size) for _ in range(blocks)
+        )
+
+    def forward(self, X, lengths):
+        h = self.conv(self._padded(X, lengths).transpose(1, 2))
+        lengths = self.output_lengths(lengths)
+        mask = valid_mask(lengths, h.shape[2]).unsqueeze(1).to(h.dtype)
+        h = torch.relu(self.norm(h, mask))
+        for block in self.blocks:
+            h = block(h, mask)
+        return h.transpose(1, 2), lengths
 
 
-def build_frontend(name, n_features, *, window=8, channels=64):
+FRONTENDS = {
+    "none": RawSteps,
+    "patch": PatchFrontEnd,
+    "conv": ConvFrontEnd,
+    "resnet": ResidualFrontEnd,
+}
+
+
+def build_frontend(name, n_features, *, window=8, channels=64, blocks=2, kernel_size=5):
     """Build the front-end called ``name`` (a key of ``FRONTENDS``).
 
     Parameters
@@ -154,6 +203,10 @@ def build_frontend(name, n_features, *, window=8, channels=64):
         Steps per window (patch) or kernel size (conv).
     channels : int, default=64
         Output features per window of the convolution.
+    blocks : int, default=2
+        Residual blocks of the ``"resnet"`` stem.
+    kernel_size : int, default=5
+        Kernel, in windows, of the ``"resnet"`` stem's causal convolutions.
 
     Returns
     -------
@@ -164,4 +217,6 @@ def build_frontend(name, n_features, *, window=8, channels=64):
         return RawSteps(n_features)
     if name == "patch":
         return PatchFrontEnd(n_features, window)
+    if name == "resnet":
+        return ResidualFrontEnd(n_features, window, channels, blocks, kernel_size)
     return ConvFrontEnd(n_features, window, channels)

@@ -79,8 +79,12 @@ class HiddenStateNetwork(nn.Module):
     frontend : {"none", "patch", "conv"}, default="none"
         How input steps become encoder steps, see ``skhidden.nn.frontend``.
     frontend_window : int, default=8
-        Window (patch) or kernel (conv) size of the front-end, in steps.
-    scaling : {"none", "feature", "sequence"}, default="none"
+        Window (patch) or kernel (conv, resnet) size of the front-end, in steps.
+    frontend_blocks : int, default=2
+        Residual blocks of the ``"resnet"`` front-end.
+    frontend_kernel : int, default=5
+        Windows each causal convolution of a ``"resnet"`` block reads.
+    scaling : {"none", "feature", "sequence", "sequence_level"}, default="none"
         Input standardisation, see ``skhidden.nn.scaling``.
     input_mean, input_scale : sequence of float, optional
         Training statistics for ``scaling="feature"``.
@@ -101,6 +105,8 @@ class HiddenStateNetwork(nn.Module):
         objective="supervised",
         frontend="none",
         frontend_window=8,
+        frontend_blocks=2,
+        frontend_kernel=5,
         scaling="none",
         input_mean=None,
         input_scale=None,
@@ -108,7 +114,12 @@ class HiddenStateNetwork(nn.Module):
         super().__init__()
         self.scaling = InputScaling(n_features, scaling, input_mean, input_scale)
         self.frontend = build_frontend(
-            frontend, n_features, window=frontend_window, channels=hidden_size
+            frontend,
+            self.scaling.output_size,
+            window=frontend_window,
+            channels=hidden_size,
+            blocks=frontend_blocks,
+            kernel_size=frontend_kernel,
         )
         self.encoder = RecurrentEncoder(
             self.frontend.output_size, cell, hidden_size, num_layers, bidirectional, dropout
@@ -128,7 +139,7 @@ class HiddenStateNetwork(nn.Module):
         )
         self.objective = objective
         if objective == "next_step":
-            step_size = n_features * self.frontend.window
+            step_size = self.scaling.output_size * self.frontend.window
             self.next_step = nn.Linear(hidden_size, step_size)
             if bidirectional:
                 self.previous_step = nn.Linear(hidden_size, step_size)

@@ -7,6 +7,10 @@
 - ``"sequence"``: each sequence standardised per feature over its own valid
   steps (no statistics from other sequences, so amplitude differences
   between sequences are removed).
+- ``"sequence_level"``: as ``"sequence"``, plus each sequence's own level
+  and log-spread per feature (measured against the training statistics) as
+  constant extra features, so the shape is read scale-free while the
+  amplitude stays known. Triples the features.
 
 Padded steps come out as zeros in every mode.
 """
@@ -18,7 +22,8 @@ from .encoder import valid_mask
 
 __all__ = ["SCALINGS", "InputScaling"]
 
-SCALINGS = ("none", "feature", "sequence")
+SCALINGS = ("none", "feature", "sequence", "sequence_level")
+TRAINING_STATISTICS = ("feature", "sequence_level")
 
 
 class InputScaling(nn.Module):
@@ -28,16 +33,22 @@ class InputScaling(nn.Module):
     ----------
     n_features : int
         Features per input step.
-    mode : {"none", "feature", "sequence"}, default="feature"
+    mode : {"none", "feature", "sequence", "sequence_level"}, default="feature"
         Which statistics to use, see the module docstring.
     mean, scale : sequence of float, optional
-        Training statistics for ``mode="feature"``; zeros and ones until set
-        (a loaded model gets them from its saved buffers).
+        Training statistics for the modes in ``TRAINING_STATISTICS``; zeros
+        and ones until set (a loaded model gets them from its saved buffers).
+
+    Attributes
+    ----------
+    output_size : int
+        Features per step of the output.
     """
 
     def __init__(self, n_features, mode="feature", mean=None, scale=None):
         super().__init__()
         self.mode = mode
+        self.output_size = 3 * n_features if mode == "sequence_level" else n_features
         mean = torch.zeros(n_features) if mean is None else torch.as_tensor(mean)
         scale = torch.ones(n_features) if scale is None else torch.as_tensor(scale)
         self.register_buffer("mean", mean.to(torch.float32))
@@ -54,4 +65,10 @@ class InputScaling(nn.Module):
         centred = (X - mean) * mask
         std = torch.sqrt((centred**2).sum(dim=1, keepdim=True) / counts)
         # A constant sequence stays all zeros instead of dividing by zero.
-        return centred / torch.where(std > 1e-6, std, torch.ones_like(std))
+        shape = centred / torch.where(std > 1e-6, std, torch.ones_like(std))
+        if self.mode == "sequence":
+            return shape
+        level = (mean - self.mean) / self.scale
+        spread = torch.log((std + 1e-6 * self.scale) / self.scale)
+        constant = torch.cat([level, spread], dim=-1).expand(-1, X.shape[1], -1)
+        return torch.cat([shape, constant * mask], dim=-1)

@@ -10,7 +10,9 @@ from skhidden.nn.frontend import FRONTENDS, build_frontend
 @pytest.mark.parametrize("window", [1, 3, 8])
 def test_windows_are_the_same_alone_or_batched(name, window):
     torch.manual_seed(0)
-    frontend = build_frontend(name, 2, window=window, channels=5)
+    # In evaluation mode: batch normalisation (the "resnet" stem) then uses
+    # its running statistics, a per-window map.
+    frontend = build_frontend(name, 2, window=window, channels=5).eval()
     lengths = torch.tensor([21, 5, 1, 8])
     X = torch.randn(4, 21, 2)  # garbage after each sequence's end
     batched, new_lengths = frontend(X, lengths)
@@ -31,7 +33,13 @@ def test_patch_flattens_consecutive_steps():
 
 @pytest.mark.parametrize(
     "name, window, expected",
-    [("none", 8, [100, 7, 1]), ("patch", 8, [13, 1, 1]), ("conv", 8, [25, 2, 1]), ("conv", 1, [100, 7, 1])],
+    [
+        ("none", 8, [100, 7, 1]),
+        ("patch", 8, [13, 1, 1]),
+        ("conv", 8, [25, 2, 1]),
+        ("conv", 1, [100, 7, 1]),
+        ("resnet", 8, [25, 2, 1]),
+    ],
 )
 def test_output_lengths(name, window, expected):
     frontend = build_frontend(name, 1, window=window, channels=3)
@@ -41,7 +49,7 @@ def test_output_lengths(name, window, expected):
     assert frontend.output_lengths(lengths).tolist() == expected
 
 
-@pytest.mark.parametrize("frontend", ["patch", "conv"])
+@pytest.mark.parametrize("frontend", ["patch", "conv", "resnet"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("aggregation", ["last", "mean", "max", "attention", "timesteps"])
 def test_network_with_frontend_is_padding_invariant(frontend, bidirectional, aggregation):

@@ -33,7 +33,25 @@ def test_sequence_scaling_standardises_each_sequence_over_its_valid_steps():
     assert (constant == 0).all()
 
 
-@pytest.mark.parametrize("scaling", ["feature", "sequence"])
+def test_sequence_level_scaling_adds_each_sequence_level_and_spread():
+    X = torch.zeros(2, 4, 1)
+    X[0, :, 0] = torch.tensor([1.0, 3.0, 1.0, 3.0])  # mean 2, std 1
+    X[1, :2, 0] = torch.tensor([10.0, 30.0])  # mean 20, std 10
+    X[1, 2:, 0] = 1e6  # garbage after the end
+    scaling = InputScaling(1, "sequence_level", mean=[2.0], scale=[10.0])
+    out = scaling(X, torch.tensor([4, 2]))
+    assert scaling.output_size == 3 and out.shape == (2, 4, 3)
+    torch.testing.assert_close(out[0, :, 0], torch.tensor([-1.0, 1.0, -1.0, 1.0]))
+    torch.testing.assert_close(out[1, :2, 0], torch.tensor([-1.0, 1.0]))
+    # level (mean - 2) / 10 and log(std / 10), constant over valid steps
+    torch.testing.assert_close(out[0, :, 1], torch.zeros(4))
+    torch.testing.assert_close(out[1, :2, 1], torch.full((2,), 1.8))
+    torch.testing.assert_close(out[0, :, 2], torch.full((4,), float(np.log(0.1))), atol=1e-4, rtol=0)
+    torch.testing.assert_close(out[1, :2, 2], torch.zeros(2), atol=1e-4, rtol=0)
+    assert (out[1, 2:] == 0).all()
+
+
+@pytest.mark.parametrize("scaling", ["feature", "sequence", "sequence_level"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_scaled_network_is_padding_invariant(scaling, bidirectional):
     torch.manual_seed(0)

@@ -1,0 +1,90 @@
+"""Pieces of the residual convolutional stem (the ``"resnet"`` front-end).
+
+The stem reads the input as windows, like the ``"conv"`` front-end (a strided
+convolution, kernel ``window``, stride ``window // 2``), then refines the
+window features with residual blocks of causal convolutions, each followed
+by batch normalisation, as the strongest published time-series classifiers
+(FCN, ResNet, InceptionTime) do. The front-end itself is
+``skhidden.nn.frontend.ResidualFrontEnd``; this module holds its layers.
+
+Two properties of the rest of the package are kept:
+
+- **Padding never reaches a valid window.** The convolutions after the first
+  are causal (each window reads itself and earlier windows only), so the
+  padding after a sequence's end cannot reach its valid windows, and
+  ``MaskedBatchNorm1d`` takes its training statistics over valid windows
+  only. A sequence gets the same output alone or in any batch.
+- **Window t depends on the input up to window t's end only**, so staged
+  (early) predictions, per-window states and attention weights keep their
+  meaning: after window t the model has read ``window_span(t)`` and nothing
+  later.
+"""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["MaskedBatchNorm1d", "ResidualBlock"]
+
+
+class MaskedBatchNorm1d(nn.BatchNorm1d):
+    """Batch normalisation whose statistics come from valid steps only.
+
+    In training the mean and variance of each channel are taken over the
+    valid steps of the batch (padding excluded) and the running statistics
+    are updated from them; in evaluation the running statistics are used,
+    which makes the layer a per-step affine map. Padded steps come out zero.
+
+    Parameters
+    ----------
+    num_features : int
+        Channels.
+    """
+
+    def forward(self, x, mask):
+        """Normalise ``x`` ``(batch, channels, n_steps)`` with ``mask`` ``(batch, 1, n_steps)``."""
+        if not self.training:
+            return super().forward(x) * mask
+        count = mask.sum()
+        mean = (x * mask).sum(dim=(0, 2)) / count
+        centred = (x - mean[:, None]) * mask
+        var = (centred**2).sum(dim=(0, 2)) / count
+        with torch.no_grad():
+            self.num_batches_tracked += 1
+            unbiased = var * count / (count - 1) if count > 1 else var
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(unbiased, self.momentum)
+        scale = self.weight * torch.rsqrt(var + self.eps)
+        return (centred * scale[:, None] + self.bias[:, None] * mask)
+
+
+class ResidualBlock(nn.Module):
+    """Two causal convolutions with batch norm, added to the block's input.
+
+    ``relu(x + bn(conv(relu(bn(conv(x))))))``, zero at padded steps.
+
+    Parameters
+    ----------
+    channels : int
+        Channels in and out.
+    kernel_size : int
+        Steps each convolution reads: the current one and ``kernel_size - 1``
+        before it.
+    """
+
+    def __init__(self, channels, kernel_size):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.conv1 = nn.Conv1d(channels, channels, kernel_size, bias=False)
+        self.norm1 = MaskedBatchNorm1d(channels)
+        self.conv2 = nn.Conv1d(channels, channels, kernel_size, bias=False)
+        self.norm2 = MaskedBatchNorm1d(channels)
+
+    def _causal(self, conv, x):
+        return conv(F.pad(x, (self.kernel_size - 1, 0)))
+
+    def forward(self, x, mask):
+        """``x`` ``(batch, channels, n_steps)``, zero at padding; ``mask`` ``(batch, 1, n_steps)``."""
+        h = torch.relu(self.norm1(self._causal(self.conv1, x), mask))
+        h = self.norm2(self._causal(self.conv2, h), mask)
+        return torch.relu(x + h) * mask
