@@ -20,9 +20,10 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping
+from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping, LRScheduler
 from skorch.dataset import Dataset, ValidSplit
 from skorch.utils import to_tensor
+from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from ._device import resolve_device
 from ._threads import torch_threads
@@ -30,8 +31,8 @@ from ._training import FiniteLossGuard, SequenceBatches, SequenceNet
 from .nn.aggregation import AGGREGATIONS
 from .nn.encoder import CELLS
 from .nn.frontend import FRONTENDS, frontend_stride
-from .nn.scaling import SCALINGS
 from .nn.network import HiddenStateNetwork
+from .nn.scaling import SCALINGS, TRAINING_STATISTICS
 from .sequences import (
     check_sequences,
     check_timesteps,
@@ -173,6 +174,7 @@ class BaseHiddenState(BaseEstimator):
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({"constant", "cosine"})],
         "clip_grad_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
@@ -202,6 +204,7 @@ class BaseHiddenState(BaseEstimator):
         lr=0.005,
         optimizer="adam",
         weight_decay=0.0,
+        lr_schedule="constant",
         clip_grad_norm=1.0,
         early_stopping=False,
         validation_fraction=0.1,
@@ -227,6 +230,7 @@ class BaseHiddenState(BaseEstimator):
         self.lr = lr
         self.optimizer = optimizer
         self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
         self.clip_grad_norm = clip_grad_norm
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -277,6 +281,10 @@ class BaseHiddenState(BaseEstimator):
         callbacks = [("finite_loss", FiniteLossGuard())]
         if self.clip_grad_norm is not None:
             callbacks.append(("clip", GradientNormClipping(self.clip_grad_norm)))
+        if self.lr_schedule == "cosine":
+            callbacks.append(
+                ("lr_schedule", LRScheduler(CosineAnnealingLR, T_max=self.max_epochs))
+            )
         if self.early_stopping:
             callbacks.append(
                 (
@@ -300,7 +308,7 @@ class BaseHiddenState(BaseEstimator):
         if self.random_state is not None:
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         statistics = None
-        if self.scaling == "feature":
+        if self.scaling in TRAINING_STATISTICS:
             statistics = feature_statistics(padded, lengths)
         net = self._build_net(
             padded.shape[2],

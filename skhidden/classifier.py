@@ -109,19 +109,25 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         sequence's length. None means ``(0.25, 0.5, 0.75, 1.0)``.
     layers : {"last", "all"}, default="last"
         Aggregate the top layer's states, or all layers' concatenated.
-    frontend : {"none", "patch", "conv"}, default="conv"
+    frontend : {"none", "patch", "conv", "resnet"}, default="conv"
         How input steps become recurrent steps: the raw steps, windows of
         ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D
         convolution with kernel ``frontend_window`` and stride half of it
-        (``"conv"``). With a front-end every state, ``timesteps`` index,
+        (``"conv"``), or that convolution with batch normalisation followed
+        by two residual blocks of causal convolutions over the windows
+        (``"resnet"``; window t still reads only input steps up to its own
+        end). With a front-end every state, ``timesteps`` index,
         staged prediction and attention weight refers to a window.
     frontend_window : int, default=8
-        Window (patch) or kernel (conv) size, in input steps.
-    scaling : {"none", "feature", "sequence"}, default="feature"
+        Window (patch) or kernel (conv, resnet) size, in input steps.
+    scaling : {"none", "feature", "sequence", "sequence_level"}, default="feature"
         Input standardisation inside the network: each feature with its mean
         and deviation over all valid training steps (``"feature"``), each
         sequence over its own valid steps (``"sequence"``, removes amplitude
-        differences between sequences), or none.
+        differences between sequences), that plus each sequence's level and
+        log-spread per feature as two extra constant features
+        (``"sequence_level"``: shape read scale-free, amplitude still
+        known), or none.
     max_epochs : int, default=100
         Training epochs.
     batch_size : int, default=32
@@ -133,6 +139,9 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         Optimizer.
     weight_decay : float, default=0.0
         Weight decay passed to the optimizer.
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        Learning rate over the epochs: constant, or cosine annealing from
+        ``lr`` to zero at ``max_epochs``.
     clip_grad_norm : float or None, default=1.0
         Maximum gradient norm; None turns clipping off.
     early_stopping : bool, default=False
@@ -212,6 +221,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         lr=0.005,
         optimizer="adam",
         weight_decay=0.0,
+        lr_schedule="constant",
         clip_grad_norm=1.0,
         early_stopping=False,
         validation_fraction=0.1,
@@ -239,6 +249,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
             lr=lr,
             optimizer=optimizer,
             weight_decay=weight_decay,
+            lr_schedule=lr_schedule,
             clip_grad_norm=clip_grad_norm,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,

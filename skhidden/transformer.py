@@ -46,19 +46,25 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
         concatenated. None means ``(0.25, 0.5, 0.75, 1.0)``.
     layers : {"last", "all"}, default="last"
         Aggregate the top layer's states, or all layers' concatenated.
-    frontend : {"none", "patch", "conv"}, default="conv"
+    frontend : {"none", "patch", "conv", "resnet"}, default="conv"
         How input steps become recurrent steps: the raw steps, windows of
         ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D
         convolution with kernel ``frontend_window`` and stride half of it
-        (``"conv"``). With a front-end every state, ``timesteps`` index,
+        (``"conv"``), or that convolution with batch normalisation followed
+        by two residual blocks of causal convolutions over the windows
+        (``"resnet"``; window t still reads only input steps up to its own
+        end). With a front-end every state, ``timesteps`` index,
         staged prediction and attention weight refers to a window.
     frontend_window : int, default=8
-        Window (patch) or kernel (conv) size, in input steps.
-    scaling : {"none", "feature", "sequence"}, default="feature"
+        Window (patch) or kernel (conv, resnet) size, in input steps.
+    scaling : {"none", "feature", "sequence", "sequence_level"}, default="feature"
         Input standardisation inside the network: each feature with its mean
         and deviation over all valid training steps (``"feature"``), each
         sequence over its own valid steps (``"sequence"``, removes amplitude
-        differences between sequences), or none.
+        differences between sequences), that plus each sequence's level and
+        log-spread per feature as two extra constant features
+        (``"sequence_level"``: shape read scale-free, amplitude still
+        known), or none.
     max_epochs : int, default=100
         Training epochs.
     batch_size : int, default=32
@@ -70,6 +76,9 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
         Optimizer.
     weight_decay : float, default=0.0
         Weight decay passed to the optimizer.
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        Learning rate over the epochs: constant, or cosine annealing from
+        ``lr`` to zero at ``max_epochs``.
     clip_grad_norm : float or None, default=1.0
         Maximum gradient norm; None turns clipping off.
     early_stopping : bool, default=False

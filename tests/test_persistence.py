@@ -122,6 +122,7 @@ def test_every_estimator_and_strategy_round_trips(cls, aggregation, data, tmp_pa
         dict(class_weight="balanced", aggregation=["mean", "attention"], verbose=False),
         dict(frontend="patch", frontend_window=3, aggregation="timesteps"),
         dict(frontend="conv", frontend_window=2, bidirectional=True),
+        dict(frontend="resnet", frontend_window=2, scaling="sequence_level", lr_schedule="cosine"),
     ],
     ids=[
         "deep-lstm",
@@ -131,6 +132,7 @@ def test_every_estimator_and_strategy_round_trips(cls, aggregation, data, tmp_pa
         "balanced",
         "patch",
         "conv",
+        "resnet",
     ],
 )
 def test_structures_and_parameter_types_round_trip(params, tmp_path):

@@ -168,3 +168,13 @@ def test_random_state_makes_fits_identical_with_early_stopping_and_ragged_data()
     a = HiddenStateClassifier(**params).fit(X, y).predict_proba(X)
     b = HiddenStateClassifier(**params).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(a, b)
+
+
+def test_cosine_schedule_anneals_the_learning_rate_to_zero_at_max_epochs():
+    X, y = make_sequences(n=20)
+    clf = HiddenStateClassifier(lr=0.01, lr_schedule="cosine", **dict(TINY, max_epochs=4))
+    lrs = clf.fit(X, y).history_[:, "event_lr"]
+    np.testing.assert_allclose(lrs, [0.01 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)])
+    constant = HiddenStateClassifier(lr=0.01, **TINY).fit(X, y)
+    assert "event_lr" not in constant.history_[-1]
+    assert constant.net_.optimizer_.param_groups[0]["lr"] == 0.01
