@@ -102,6 +102,8 @@ def main(argv=None):
     parser.add_argument("--output", default=RESULTS)
     parser.add_argument("--scaling", action="store_true",
                         help="also run benchmarks/scaling.py (issue 6) at the end")
+    parser.add_argument("--panel", action="store_true",
+                        help="also run benchmarks/panel.py --half both (issue 11) at the end")
     args = parser.parse_args(argv)
     os.makedirs(args.output, exist_ok=True)
     set_threads(1)  # every section runs torch on one thread; say so in the header
@@ -141,6 +143,9 @@ def main(argv=None):
     scaling = os.path.join(HERE, "scaling.py")
     if args.scaling and os.path.exists(scaling):
         subprocess.run([sys.executable, scaling], check=False)
+    if args.panel:
+        command = [sys.executable, os.path.join(HERE, "panel.py"), "--half", "both"]
+        subprocess.run(command + ["--quick"] * args.quick, check=False)
 
 
 if __name__ == "__main__":
