@@ -196,7 +196,7 @@ class BaseHiddenState(BaseEstimator):
         aggregation="max",
         timesteps=None,
         layers="last",
-        frontend="conv",
+        frontend="resnet",
         frontend_window=8,
         scaling="feature",
         max_epochs=100,
@@ -356,7 +356,7 @@ class BaseHiddenState(BaseEstimator):
         stratify : bool, default=False
             Keep class proportions in the early-stopping split.
         input_statistics : tuple of ndarray, optional
-            ``(mean, std)`` of each feature for ``scaling="feature"``; a
+            ``(mean, std)`` of each feature for the scalings that use them; a
             loaded model takes them from its saved weights instead.
 
         Returns

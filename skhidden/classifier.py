@@ -109,7 +109,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         sequence's length. None means ``(0.25, 0.5, 0.75, 1.0)``.
     layers : {"last", "all"}, default="last"
         Aggregate the top layer's states, or all layers' concatenated.
-    frontend : {"none", "patch", "conv", "resnet"}, default="conv"
+    frontend : {"none", "patch", "conv", "resnet"}, default="resnet"
         How input steps become recurrent steps: the raw steps, windows of
         ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D
         convolution with kernel ``frontend_window`` and stride half of it
@@ -213,7 +213,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         aggregation="max",
         timesteps=None,
         layers="last",
-        frontend="conv",
+        frontend="resnet",
         frontend_window=8,
         scaling="feature",
         max_epochs=100,
@@ -337,7 +337,8 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         Raises
         ------
         ValueError
-            For a bidirectional model, which reads every step at once.
+            For a bidirectional model or a per-sequence ``scaling``, which
+            read every step at once.
         """
         return self._staged(X, _mean_proba)
 

@@ -84,7 +84,7 @@ class HiddenStateRegressor(RegressorMixin, BaseHiddenState):
         means ``(0.25, 0.5, 0.75, 1.0)``.
     layers : {"last", "all"}, default="last"
         Aggregate the top layer's states, or all layers' concatenated.
-    frontend : {"none", "patch", "conv", "resnet"}, default="conv"
+    frontend : {"none", "patch", "conv", "resnet"}, default="resnet"
         How input steps become recurrent steps: the raw steps, windows of
         ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D
         convolution with kernel ``frontend_window`` and stride half of it
@@ -226,7 +226,8 @@ class HiddenStateRegressor(RegressorMixin, BaseHiddenState):
         Raises
         ------
         ValueError
-            For a bidirectional model, which reads every step at once.
+            For a bidirectional model or a per-sequence ``scaling``, which
+            read every step at once.
         """
         staged = self._staged(
             X, lambda outputs, mask: mean_over_views(outputs.double(), mask)

@@ -46,7 +46,7 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
         concatenated. None means ``(0.25, 0.5, 0.75, 1.0)``.
     layers : {"last", "all"}, default="last"
         Aggregate the top layer's states, or all layers' concatenated.
-    frontend : {"none", "patch", "conv", "resnet"}, default="conv"
+    frontend : {"none", "patch", "conv", "resnet"}, default="resnet"
         How input steps become recurrent steps: the raw steps, windows of
         ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D
         convolution with kernel ``frontend_window`` and stride half of it

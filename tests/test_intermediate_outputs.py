@@ -125,6 +125,17 @@ def test_staged_refuses_bidirectional_models_at_the_call(ragged):
         clf.staged_predict(X)
 
 
+@pytest.mark.parametrize("scaling", ["sequence", "sequence_level"])
+def test_staged_refuses_per_sequence_scaling_at_the_call(ragged, scaling):
+    X, y = ragged
+    clf = HiddenStateClassifier(**{**TINY, "scaling": scaling}).fit(X, y)
+    with pytest.raises(ValueError, match=f"scaling='{scaling}'"):
+        clf.staged_predict_proba(X)
+    reg = HiddenStateRegressor(**{**TINY, "scaling": scaling}).fit(X, y.astype(float))
+    with pytest.raises(ValueError, match="causal"):
+        next(reg.staged_predict(X))
+
+
 # --------------------------------------------------------- attention weights
 @pytest.mark.parametrize("strategy", ["attention", ("mean", "attention")])
 def test_attention_weights_are_a_distribution_over_valid_steps(

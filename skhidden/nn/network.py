@@ -22,7 +22,7 @@ from torch import nn
 from .aggregation import AttentionPool, Concatenation, build_aggregation
 from .encoder import RecurrentEncoder
 from .frontend import build_frontend
-from .scaling import InputScaling
+from .scaling import PER_SEQUENCE, InputScaling
 
 __all__ = ["HiddenStateNetwork", "mean_over_views"]
 
@@ -195,13 +195,21 @@ class HiddenStateNetwork(nn.Module):
         ------
         ValueError
             For a bidirectional encoder, whose backward direction reads the
-            future, so no output depends on the first steps only.
+            future, or a per-sequence input scaling, whose statistics come from
+            every step: either way no output depends on the first steps only.
         """
         if self.encoder.bidirectional:
             raise ValueError(
                 "Per-step predictions need a causal model, but this one is "
                 "bidirectional: its backward direction reads every step of the "
                 "sequence. Refit with bidirectional=False."
+            )
+        if self.scaling.mode in PER_SEQUENCE:
+            raise ValueError(
+                "Per-step predictions need a causal model, but this one scales "
+                f"each sequence with statistics of all its steps "
+                f"(scaling={self.scaling.mode!r}). Refit with scaling='feature' "
+                "or 'none'."
             )
         states, lengths = self.encode(X, lengths)
         outputs = self._heads(self.aggregation.prefix(states, lengths))

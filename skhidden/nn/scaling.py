@@ -24,6 +24,9 @@ __all__ = ["SCALINGS", "InputScaling"]
 
 SCALINGS = ("none", "feature", "sequence", "sequence_level")
 TRAINING_STATISTICS = ("feature", "sequence_level")
+# Statistics over each sequence's own steps: every scaled step depends on the
+# whole sequence, so these modes are not causal.
+PER_SEQUENCE = ("sequence", "sequence_level")
 
 
 class InputScaling(nn.Module):
