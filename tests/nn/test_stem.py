@@ -3,12 +3,14 @@
 import pytest
 import torch
 
+from skhidden.nn.encoder import valid_mask
 from skhidden.nn.frontend import build_frontend
 from skhidden.nn.stem import MaskedBatchNorm1d, ResidualBlock
 
 
 def _mask(lengths, n_steps):
-    return (torch.arange(n_steps)[None, :] < lengths[:, None]).unsqueeze(1).float()
+    """``(batch, 1, n_steps)`` float mask, the layout the stem's layers take."""
+    return valid_mask(lengths, n_steps).unsqueeze(1).float()
 
 
 def test_masked_batch_norm_takes_statistics_from_valid_steps_only():
