@@ -166,6 +166,7 @@ class BaseHiddenState(BaseEstimator):
         "aggregation": [StrOptions(set(AGGREGATIONS)), tuple, list],
         "timesteps": ["array-like", Interval(numbers.Real, None, None, closed="neither"), None],
         "layers": [StrOptions({"last", "all"})],
+        "states": [StrOptions({"recurrent", "both"})],
         "frontend": [StrOptions(set(FRONTENDS))],
         "frontend_window": [Interval(numbers.Integral, 1, None, closed="left")],
         "scaling": [StrOptions(set(SCALINGS))],
@@ -196,6 +197,7 @@ class BaseHiddenState(BaseEstimator):
         aggregation="max",
         timesteps=None,
         layers="last",
+        states="recurrent",
         frontend="resnet",
         frontend_window=8,
         scaling="feature",
@@ -222,6 +224,7 @@ class BaseHiddenState(BaseEstimator):
         self.aggregation = aggregation
         self.timesteps = timesteps
         self.layers = layers
+        self.states = states
         self.frontend = frontend
         self.frontend_window = frontend_window
         self.scaling = scaling
@@ -382,6 +385,7 @@ class BaseHiddenState(BaseEstimator):
             module__aggregation=aggregation,
             module__timesteps=timesteps,
             module__layers=self.layers,
+            module__states=self.states,
             module__frontend=self.frontend,
             module__frontend_window=self.frontend_window,
             module__scaling=self.scaling,

@@ -109,6 +109,11 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         sequence's length. None means ``(0.25, 0.5, 0.75, 1.0)``.
     layers : {"last", "all"}, default="last"
         Aggregate the top layer's states, or all layers' concatenated.
+    states : {"recurrent", "both"}, default="recurrent"
+        What the aggregation reads at each step: the recurrent states, or the
+        recurrent states with the front-end's features of the same step
+        concatenated after them (``"both"``, as LSTM-FCN joins its recurrent
+        and convolutional branches). ``hidden_states`` returns what it reads.
     frontend : {"none", "patch", "conv", "resnet"}, default="resnet"
         How input steps become recurrent steps: the raw steps, windows of
         ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D
@@ -213,6 +218,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         aggregation="max",
         timesteps=None,
         layers="last",
+        states="recurrent",
         frontend="resnet",
         frontend_window=8,
         scaling="feature",
@@ -241,6 +247,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
             aggregation=aggregation,
             timesteps=timesteps,
             layers=layers,
+            states=states,
             frontend=frontend,
             frontend_window=frontend_window,
             scaling=scaling,

@@ -46,6 +46,11 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
         concatenated. None means ``(0.25, 0.5, 0.75, 1.0)``.
     layers : {"last", "all"}, default="last"
         Aggregate the top layer's states, or all layers' concatenated.
+    states : {"recurrent", "both"}, default="recurrent"
+        What the aggregation reads at each step: the recurrent states, or the
+        recurrent states with the front-end's features of the same step
+        concatenated after them (``"both"``, as LSTM-FCN joins its recurrent
+        and convolutional branches). ``hidden_states`` returns what it reads.
     frontend : {"none", "patch", "conv", "resnet"}, default="resnet"
         How input steps become recurrent steps: the raw steps, windows of
         ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D

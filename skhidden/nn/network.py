@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .aggregation import AttentionPool, Concatenation, build_aggregation
-from .encoder import RecurrentEncoder
+from .encoder import RecurrentEncoder, valid_mask
 from .frontend import build_frontend
 from .scaling import PER_SEQUENCE, InputScaling
 
@@ -86,6 +86,10 @@ class HiddenStateNetwork(nn.Module):
         Windows each causal convolution of a ``"resnet"`` block reads.
     scaling : {"none", "feature", "sequence", "sequence_level"}, default="none"
         Input standardisation, see ``skhidden.nn.scaling``.
+    states : {"recurrent", "both"}, default="recurrent"
+        What the aggregation reads at each step: the recurrent states, or the
+        recurrent states with the front-end's features of the same window
+        concatenated after them (as LSTM-FCN joins its two branches).
     input_mean, input_scale : sequence of float, optional
         Training statistics for ``scaling="feature"``.
     """
@@ -108,6 +112,7 @@ class HiddenStateNetwork(nn.Module):
         frontend_blocks=2,
         frontend_kernel=5,
         scaling="none",
+        states="recurrent",
         input_mean=None,
         input_scale=None,
     ):
@@ -125,12 +130,15 @@ class HiddenStateNetwork(nn.Module):
             self.frontend.output_size, cell, hidden_size, num_layers, bidirectional, dropout
         )
         self.all_layers = layers == "all"
+        self.with_frontend = states == "both"
         n_aggregated = num_layers if self.all_layers else 1
+        backward = self.encoder.backward_features(n_aggregated)
+        if self.with_frontend:
+            backward = torch.cat(
+                [backward, torch.zeros(self.frontend.output_size, dtype=torch.bool)]
+            )
         self.aggregation = build_aggregation(
-            aggregation,
-            self.encoder.state_size * n_aggregated,
-            backward_features=self.encoder.backward_features(n_aggregated),
-            timesteps=timesteps,
+            aggregation, len(backward), backward_features=backward, timesteps=timesteps
         )
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleList(
@@ -150,13 +158,18 @@ class HiddenStateNetwork(nn.Module):
         Returns
         -------
         states : torch.Tensor of shape (batch, n_windows, state_size)
-            Top layer's states, or all layers' concatenated; zero at padding.
+            Top layer's states, or all layers' concatenated, then the
+            front-end's features if ``states="both"``; zero at padding.
         lengths : torch.Tensor of shape (batch,)
             Valid encoder steps (windows) per sequence.
         """
         X, lengths = self.frontend(self.scaling(X, lengths), lengths)
-        states = self.encoder(X, lengths)
-        return (torch.cat(states, dim=-1) if self.all_layers else states[-1]), lengths
+        layers = self.encoder(X, lengths)
+        states = torch.cat(layers, dim=-1) if self.all_layers else layers[-1]
+        if self.with_frontend:
+            mask = valid_mask(lengths, X.shape[1]).unsqueeze(-1).to(X.dtype)
+            states = torch.cat([states, X * mask], dim=-1)
+        return states, lengths
 
     def hidden_states(self, X, lengths):
         """States that the aggregation reads, ``(batch, n_windows, state_size)``."""
