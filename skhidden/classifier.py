@@ -125,14 +125,16 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         staged prediction and attention weight refers to a window.
     frontend_window : int, default=8
         Window (patch) or kernel (conv, resnet) size, in input steps.
-    scaling : {"none", "feature", "sequence", "sequence_level"}, default="feature"
+    scaling : {"none", "feature", "sequence", "sequence_level", "feature_sequence"}, \
+            default="feature"
         Input standardisation inside the network: each feature with its mean
         and deviation over all valid training steps (``"feature"``), each
         sequence over its own valid steps (``"sequence"``, removes amplitude
         differences between sequences), that plus each sequence's level and
         log-spread per feature as two extra constant features
         (``"sequence_level"``: shape read scale-free, amplitude still
-        known), or none.
+        known), the ``"feature"`` and ``"sequence"`` views side by side
+        (``"feature_sequence"``), or none.
     max_epochs : int, default=100
         Training epochs.
     batch_size : int, default=32

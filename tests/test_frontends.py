@@ -57,9 +57,12 @@ def test_staged_predictions_are_per_window_and_end_at_predict_proba(long_ragged)
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("aggregation", ["last", "mean", "max", "attention", ("mean", "max")])
-def test_resnet_stages_read_nothing_after_their_windows(long_ragged, cell, aggregation):
+@pytest.mark.parametrize("states", ["recurrent", "both"])
+def test_resnet_stages_read_nothing_after_their_windows(long_ragged, cell, aggregation, states):
     X, y = long_ragged
-    clf = HiddenStateClassifier(frontend="resnet", cell=cell, aggregation=aggregation, **TINY)
+    clf = HiddenStateClassifier(
+        frontend="resnet", cell=cell, aggregation=aggregation, states=states, **TINY
+    )
     clf.fit(X, y)
     staged = np.stack(list(clf.staged_predict_proba(X)))
     np.testing.assert_allclose(staged[-1], clf.predict_proba(X), rtol=1e-5, atol=1e-6)

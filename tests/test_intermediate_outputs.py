@@ -125,7 +125,7 @@ def test_staged_refuses_bidirectional_models_at_the_call(ragged):
         clf.staged_predict(X)
 
 
-@pytest.mark.parametrize("scaling", ["sequence", "sequence_level"])
+@pytest.mark.parametrize("scaling", ["sequence", "sequence_level", "feature_sequence"])
 def test_staged_refuses_per_sequence_scaling_at_the_call(ragged, scaling):
     X, y = ragged
     clf = HiddenStateClassifier(**{**TINY, "scaling": scaling}).fit(X, y)

@@ -123,6 +123,7 @@ def test_every_estimator_and_strategy_round_trips(cls, aggregation, data, tmp_pa
         dict(frontend="patch", frontend_window=3, aggregation="timesteps"),
         dict(frontend="conv", frontend_window=2, bidirectional=True),
         dict(frontend="resnet", frontend_window=2, scaling="sequence_level", lr_schedule="cosine"),
+        dict(frontend="resnet", frontend_window=2, scaling="feature_sequence", states="both"),
     ],
     ids=[
         "deep-lstm",
@@ -133,6 +134,7 @@ def test_every_estimator_and_strategy_round_trips(cls, aggregation, data, tmp_pa
         "patch",
         "conv",
         "resnet",
+        "resnet-both",
     ],
 )
 def test_structures_and_parameter_types_round_trip(params, tmp_path):

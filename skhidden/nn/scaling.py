@@ -11,6 +11,9 @@
   and log-spread per feature (measured against the training statistics) as
   constant extra features, so the shape is read scale-free while the
   amplitude stays known. Triples the features.
+- ``"feature_sequence"``: the ``"feature"`` and ``"sequence"`` views side by
+  side, so the network reads both the amplitude against the training data
+  and the sequence's own shape. Doubles the features.
 
 Padded steps come out as zeros in every mode.
 """
@@ -22,11 +25,12 @@ from .encoder import valid_mask
 
 __all__ = ["SCALINGS", "InputScaling"]
 
-SCALINGS = ("none", "feature", "sequence", "sequence_level")
-TRAINING_STATISTICS = ("feature", "sequence_level")
+SCALINGS = ("none", "feature", "sequence", "sequence_level", "feature_sequence")
+TRAINING_STATISTICS = ("feature", "sequence_level", "feature_sequence")
 # Statistics over each sequence's own steps: every scaled step depends on the
 # whole sequence, so these modes are not causal.
-PER_SEQUENCE = ("sequence", "sequence_level")
+PER_SEQUENCE = ("sequence", "sequence_level", "feature_sequence")
+_WIDTH = {"sequence_level": 3, "feature_sequence": 2}
 
 
 class InputScaling(nn.Module):
@@ -36,7 +40,8 @@ class InputScaling(nn.Module):
     ----------
     n_features : int
         Features per input step.
-    mode : {"none", "feature", "sequence", "sequence_level"}, default="feature"
+    mode : {"none", "feature", "sequence", "sequence_level", "feature_sequence"}, \
+            default="feature"
         Which statistics to use, see the module docstring.
     mean, scale : sequence of float, optional
         Training statistics for the modes in ``TRAINING_STATISTICS``; zeros
@@ -51,7 +56,7 @@ class InputScaling(nn.Module):
     def __init__(self, n_features, mode="feature", mean=None, scale=None):
         super().__init__()
         self.mode = mode
-        self.output_size = 3 * n_features if mode == "sequence_level" else n_features
+        self.output_size = _WIDTH.get(mode, 1) * n_features
         mean = torch.zeros(n_features) if mean is None else torch.as_tensor(mean)
         scale = torch.ones(n_features) if scale is None else torch.as_tensor(scale)
         self.register_buffer("mean", mean.to(torch.float32))
@@ -71,6 +76,8 @@ class InputScaling(nn.Module):
         shape = centred / torch.where(std > 1e-6, std, torch.ones_like(std))
         if self.mode == "sequence":
             return shape
+        if self.mode == "feature_sequence":
+            return torch.cat([(X - self.mean) / self.scale * mask, shape], dim=-1)
         level = (mean - self.mean) / self.scale
         spread = torch.log((std + 1e-6 * self.scale) / self.scale)
         constant = torch.cat([level, spread], dim=-1).expand(-1, X.shape[1], -1)

@@ -52,14 +52,15 @@ def test_output_lengths(name, window, expected):
 @pytest.mark.parametrize("frontend", ["patch", "conv", "resnet"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("aggregation", ["last", "mean", "max", "attention", "timesteps"])
-def test_network_with_frontend_is_padding_invariant(frontend, bidirectional, aggregation):
+@pytest.mark.parametrize("states", ["recurrent", "both"])
+def test_network_with_frontend_is_padding_invariant(frontend, bidirectional, aggregation, states):
     from skhidden.nn import HiddenStateNetwork
 
     torch.manual_seed(0)
     network = HiddenStateNetwork(
         2, 3, cell="lstm", hidden_size=5, bidirectional=bidirectional,
         aggregation=aggregation, timesteps=(0, -1, 0.5), frontend=frontend,
-        frontend_window=4,
+        frontend_window=4, states=states,
     ).eval()
     lengths = torch.tensor([30, 7, 1, 12])
     X = torch.randn(4, 30, 2)
@@ -89,3 +90,27 @@ def test_conv_windows_are_the_raw_input_each_window_reads():
     assert windows.shape == (1, 5, 4)  # stride 2: windows start at 0, 2, 4, 6, 8
     torch.testing.assert_close(windows[0, 1], torch.tensor([3.0, 4.0, 5.0, 6.0]))
     torch.testing.assert_close(windows[0, 4], torch.tensor([9.0, 10.0, 0.0, 0.0]))
+
+
+@pytest.mark.parametrize("frontend", ["none", "conv", "resnet"])
+def test_both_states_are_the_recurrent_states_then_the_frontend_features(frontend):
+    from skhidden.nn import HiddenStateNetwork
+
+    torch.manual_seed(0)
+    network = HiddenStateNetwork(
+        2, 3, hidden_size=5, bidirectional=True, frontend=frontend, frontend_window=4,
+        states="both", aggregation="last",
+    ).eval()
+    lengths = torch.tensor([30, 7])
+    X = torch.randn(2, 30, 2)
+    with torch.no_grad():
+        states, windows = network.encode(X, lengths)
+        features, _ = network.frontend(network.scaling(X, lengths), lengths)
+        recurrent = network.encoder(features, windows)[-1]
+    width = network.frontend.output_size
+    assert states.shape[-1] == 10 + width
+    torch.testing.assert_close(states[..., :10], recurrent)
+    torch.testing.assert_close(states[1, : windows[1], 10:], features[1, : windows[1]])
+    assert (states[1, windows[1] :] == 0).all()
+    # "last" reads the front-end features at the last valid window, as forward states.
+    assert not network.aggregation.backward_features[10:].any()

@@ -51,7 +51,23 @@ def test_sequence_level_scaling_adds_each_sequence_level_and_spread():
     assert (out[1, 2:] == 0).all()
 
 
-@pytest.mark.parametrize("scaling", ["feature", "sequence", "sequence_level"])
+def test_feature_sequence_scaling_puts_both_views_side_by_side():
+    X = torch.zeros(2, 4, 1)
+    X[0, :, 0] = torch.tensor([1.0, 3.0, 1.0, 3.0])
+    X[1, :2, 0] = torch.tensor([10.0, 30.0])
+    X[1, 2:, 0] = 1e6  # garbage after the end
+    lengths = torch.tensor([4, 2])
+    kwargs = dict(mean=[2.0], scale=[10.0])
+    scaling = InputScaling(1, "feature_sequence", **kwargs)
+    out = scaling(X, lengths)
+    assert scaling.output_size == 2 and out.shape == (2, 4, 2)
+    torch.testing.assert_close(out[..., :1], InputScaling(1, "feature", **kwargs)(X, lengths))
+    torch.testing.assert_close(out[..., 1:], InputScaling(1, "sequence")(X, lengths))
+    torch.testing.assert_close(out[1, :2, 0], torch.tensor([0.8, 2.8]))
+    assert (out[1, 2:] == 0).all()
+
+
+@pytest.mark.parametrize("scaling", ["feature", "sequence", "sequence_level", "feature_sequence"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_scaled_network_is_padding_invariant(scaling, bidirectional):
     torch.manual_seed(0)
