@@ -30,6 +30,7 @@ from ._threads import torch_threads
 from ._training import FiniteLossGuard, SequenceBatches, SequenceNet
 from .nn.aggregation import AGGREGATIONS
 from .nn.encoder import CELLS
+from .nn.ensemble import NetworkEnsemble
 from .nn.frontend import FRONTENDS, frontend_stride
 from .nn.network import HiddenStateNetwork
 from .nn.scaling import SCALINGS, TRAINING_STATISTICS
@@ -167,6 +168,7 @@ class BaseHiddenState(BaseEstimator):
         "timesteps": ["array-like", Interval(numbers.Real, None, None, closed="neither"), None],
         "layers": [StrOptions({"last", "all"})],
         "states": [StrOptions({"recurrent", "both"})],
+        "n_networks": [Interval(numbers.Integral, 1, None, closed="left")],
         "frontend": [StrOptions(set(FRONTENDS))],
         "frontend_window": [Interval(numbers.Integral, 1, None, closed="left")],
         "scaling": [StrOptions(set(SCALINGS))],
@@ -198,6 +200,7 @@ class BaseHiddenState(BaseEstimator):
         timesteps=None,
         layers="last",
         states="recurrent",
+        n_networks=1,
         frontend="resnet",
         frontend_window=8,
         scaling="feature",
@@ -225,6 +228,7 @@ class BaseHiddenState(BaseEstimator):
         self.timesteps = timesteps
         self.layers = layers
         self.states = states
+        self.n_networks = n_networks
         self.frontend = frontend
         self.frontend_window = frontend_window
         self.scaling = scaling
@@ -373,8 +377,19 @@ class BaseHiddenState(BaseEstimator):
                 self.validation_fraction, stratified=stratify, random_state=seed
             )
         optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
+        network_params = self._network_params()
+        ensemble = {}
+        if self.n_networks > 1:
+            if network_params.get("objective", "supervised") != "supervised":
+                raise ValueError(
+                    f"n_networks={self.n_networks} needs labels: without y the "
+                    "networks learn to predict steps, which are not averaged. "
+                    "Fit with y, or with n_networks=1."
+                )
+            ensemble = {"module__n_networks": self.n_networks}
         return SequenceNet(
-            module=HiddenStateNetwork,
+            module=NetworkEnsemble if ensemble else HiddenStateNetwork,
+            **ensemble,
             module__n_features=n_features,
             module__n_outputs=n_outputs,
             module__cell=self.cell,
@@ -391,7 +406,7 @@ class BaseHiddenState(BaseEstimator):
             module__scaling=self.scaling,
             module__input_mean=None if input_statistics is None else input_statistics[0],
             module__input_scale=None if input_statistics is None else input_statistics[1],
-            **{f"module__{k}": v for k, v in self._network_params().items()},
+            **{f"module__{k}": v for k, v in network_params.items()},
             criterion=criterion,
             optimizer=optimizer,
             optimizer__weight_decay=self.weight_decay,

@@ -114,6 +114,12 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         recurrent states with the front-end's features of the same step
         concatenated after them (``"both"``, as LSTM-FCN joins its recurrent
         and convolutional branches). ``hidden_states`` returns what it reads.
+    n_networks : int, default=1
+        Networks trained side by side from independent initialisations, on
+        the same batches, each on its own loss; predictions average their
+        heads' outputs (an ensemble, as InceptionTime's five networks).
+        ``hidden_states`` and features concatenate the members', attention
+        weights average theirs. Fit time grows about linearly.
     frontend : {"none", "patch", "conv", "resnet"}, default="resnet"
         How input steps become recurrent steps: the raw steps, windows of
         ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D
@@ -221,6 +227,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         timesteps=None,
         layers="last",
         states="recurrent",
+        n_networks=1,
         frontend="resnet",
         frontend_window=8,
         scaling="feature",
@@ -250,6 +257,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
             timesteps=timesteps,
             layers=layers,
             states=states,
+            n_networks=n_networks,
             frontend=frontend,
             frontend_window=frontend_window,
             scaling=scaling,

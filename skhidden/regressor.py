@@ -89,6 +89,12 @@ class HiddenStateRegressor(RegressorMixin, BaseHiddenState):
         recurrent states with the front-end's features of the same step
         concatenated after them (``"both"``, as LSTM-FCN joins its recurrent
         and convolutional branches). ``hidden_states`` returns what it reads.
+    n_networks : int, default=1
+        Networks trained side by side from independent initialisations, on
+        the same batches, each on its own loss; predictions average their
+        heads' outputs (an ensemble, as InceptionTime's five networks).
+        ``hidden_states`` and features concatenate the members', attention
+        weights average theirs. Fit time grows about linearly.
     frontend : {"none", "patch", "conv", "resnet"}, default="resnet"
         How input steps become recurrent steps: the raw steps, windows of
         ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D

@@ -51,6 +51,12 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
         recurrent states with the front-end's features of the same step
         concatenated after them (``"both"``, as LSTM-FCN joins its recurrent
         and convolutional branches). ``hidden_states`` returns what it reads.
+    n_networks : int, default=1
+        Networks trained side by side from independent initialisations, on
+        the same batches, each on its own loss; predictions average their
+        heads' outputs (an ensemble, as InceptionTime's five networks).
+        ``hidden_states`` and features concatenate the members', attention
+        weights average theirs. Fit time grows about linearly.
     frontend : {"none", "patch", "conv", "resnet"}, default="resnet"
         How input steps become recurrent steps: the raw steps, windows of
         ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D
@@ -202,16 +208,20 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
         """
         check_is_fitted(self, "net_")
         aggregation = self.net_.module_.aggregation
-        size = self.net_.module_.encoder.state_size
-        if self.layers == "all":
-            size *= self.num_layers
         if self.aggregation == "timesteps":
             blocks = [f"timestep{step}" for step in aggregation.timesteps]
         elif isinstance(self.aggregation, str):
             blocks = [self.aggregation]
         else:
             blocks = list(self.aggregation)
-        return np.array([f"{block}_{i}" for block in blocks for i in range(size)], dtype=object)
+        # Each pooled block (or timestep view) has one entry per state feature.
+        size = aggregation.output_size
+        if not isinstance(self.aggregation, str):
+            size //= len(blocks)
+        names = [f"{block}_{i}" for block in blocks for i in range(size)]
+        if self.n_networks > 1:
+            names = [f"net{k}_{name}" for k in range(self.n_networks) for name in names]
+        return np.array(names, dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
