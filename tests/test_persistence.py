@@ -124,6 +124,7 @@ def test_every_estimator_and_strategy_round_trips(cls, aggregation, data, tmp_pa
         dict(frontend="conv", frontend_window=2, bidirectional=True),
         dict(frontend="resnet", frontend_window=2, scaling="sequence_level", lr_schedule="cosine"),
         dict(frontend="resnet", frontend_window=2, scaling="feature_sequence", states="both"),
+        dict(n_networks=2, aggregation="attention"),
     ],
     ids=[
         "deep-lstm",
@@ -135,6 +136,7 @@ def test_every_estimator_and_strategy_round_trips(cls, aggregation, data, tmp_pa
         "conv",
         "resnet",
         "resnet-both",
+        "ensemble",
     ],
 )
 def test_structures_and_parameter_types_round_trip(params, tmp_path):

@@ -1,0 +1,114 @@
+"""Ensembles of networks (``n_networks``): independent members, averaged outputs."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_sequences
+
+from skhidden import HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer
+from skhidden.nn.ensemble import NetworkEnsemble
+from skhidden.nn.losses import HeadAveragedLoss
+from skhidden.nn.network import HiddenStateNetwork
+
+TINY = dict(hidden_size=6, max_epochs=2, random_state=0, device="cpu", frontend_window=4)
+
+
+@pytest.fixture(scope="module")
+def ragged():
+    return make_sequences(n=24, n_steps=40, ragged=True, seed=3)
+
+
+def _members_and_ensemble(**params):
+    torch.manual_seed(0)
+    ensemble = NetworkEnsemble(3, n_features=2, n_outputs=3, hidden_size=5, **params)
+    torch.manual_seed(0)
+    alone = [HiddenStateNetwork(n_features=2, n_outputs=3, hidden_size=5, **params)
+             for _ in range(3)]
+    return ensemble, alone
+
+
+def test_members_are_initialised_in_turn_and_their_views_stacked():
+    ensemble, alone = _members_and_ensemble(aggregation="timesteps", timesteps=(0.5, 1.0))
+    for member, network in zip(ensemble.members, alone):
+        for a, b in zip(member.state_dict().values(), network.state_dict().values()):
+            torch.testing.assert_close(a, b)
+    X, lengths = torch.randn(4, 9, 2), torch.tensor([9, 3, 1, 6])
+    with torch.no_grad():
+        out = ensemble.eval()(X, lengths)
+        expected = torch.cat([network.eval()(X, lengths) for network in alone], dim=-2)
+    assert out.shape == (4, 6, 3)
+    torch.testing.assert_close(out, expected)
+    first, second = (m.encoder.layers[0].weight_ih_l0 for m in ensemble.members[:2])
+    assert not torch.equal(first, second)
+
+
+def test_each_member_learns_from_its_own_loss_only():
+    ensemble, _ = _members_and_ensemble(aggregation="mean")
+    X, lengths = torch.randn(5, 7, 2), torch.tensor([7, 7, 4, 2, 1])
+    y = torch.tensor([0, 1, 2, 1, 0])
+    loss = HeadAveragedLoss(torch.nn.CrossEntropyLoss())
+    loss(ensemble(X, lengths), y).backward()
+    for member in ensemble.members:
+        grads = [p.grad.clone() for p in member.parameters()]
+        member.zero_grad()
+        (loss(member(X, lengths), y) / 3).backward()
+        for grad, p in zip(grads, member.parameters()):
+            torch.testing.assert_close(grad, p.grad)
+
+
+def test_self_supervised_members_are_refused():
+    with pytest.raises(ValueError, match="supervised objective"):
+        NetworkEnsemble(2, n_features=2, objective="next_step")
+    X = make_sequences(n=12, ragged=True)[0]
+    with pytest.raises(ValueError, match="n_networks=2 needs labels"):
+        HiddenStateTransformer(n_networks=2, **TINY).fit(X)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_ensemble_predictions_average_the_members(ragged, bidirectional):
+    X, y = ragged
+    clf = HiddenStateClassifier(
+        n_networks=3, bidirectional=bidirectional, aggregation=("mean", "last"), **TINY
+    ).fit(X, y)
+    module = clf.net_.module_
+    assert isinstance(module, NetworkEnsemble) and len(module.members) == 3
+    padded = np.zeros((len(X), max(len(x) for x in X), 2), dtype=np.float32)
+    for i, x in enumerate(X):
+        padded[i, : len(x)] = x
+    lengths = torch.tensor([len(x) for x in X])
+    with torch.no_grad():
+        probabilities = [torch.softmax(m.eval()(torch.from_numpy(padded), lengths), -1)
+                         for m in module.members]
+    expected = torch.cat(probabilities, dim=1).double().mean(dim=1).numpy()
+    np.testing.assert_allclose(clf.predict_proba(X), expected, atol=1e-6)
+    alone = np.concatenate([clf.predict_proba([x]) for x in X[:5]])
+    np.testing.assert_allclose(alone, clf.predict_proba(X)[:5], atol=1e-6)
+
+
+def test_ensemble_states_weights_and_stages_keep_their_meaning(ragged):
+    X, y = ragged
+    clf = HiddenStateClassifier(n_networks=2, aggregation="attention", **TINY).fit(X, y)
+    states = clf.hidden_states(X)
+    assert [s.shape for s in states] == [((len(x) + 1) // 2, 12) for x in X]
+    weights = clf.attention_weights(X)
+    np.testing.assert_allclose([w.sum() for w in weights], 1.0, rtol=1e-5)
+    staged = np.stack(list(clf.staged_predict_proba(X)))
+    np.testing.assert_allclose(staged[-1], clf.predict_proba(X), atol=1e-6)
+
+
+def test_ensemble_transformer_names_every_members_features(ragged):
+    X, y = ragged
+    tr = HiddenStateTransformer(n_networks=2, aggregation=("mean", "max"), **TINY).fit(X, y)
+    names = tr.get_feature_names_out()
+    assert tr.transform(X).shape == (len(X), len(names)) == (len(X), 2 * 2 * 6)
+    assert names[0] == "net0_mean_0" and names[-1] == "net1_max_5"
+
+
+def test_ensemble_regressor_and_reproducibility(ragged):
+    X, y = ragged
+    target = y.astype(float)
+    first = HiddenStateRegressor(n_networks=2, **TINY).fit(X, target)
+    second = HiddenStateRegressor(n_networks=2, **TINY).fit(X, target)
+    np.testing.assert_array_equal(first.predict(X), second.predict(X))
+    single = HiddenStateRegressor(**TINY).fit(X, target)
+    assert not np.allclose(first.predict(X), single.predict(X))
