@@ -14,7 +14,6 @@ import importlib
 import os
 import re
 import sys
-import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # the source tree, before any installed copy
@@ -71,14 +70,6 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "abort_on_example_error": True,
 }
-
-# Torch warns about nested tensors and similar internals the examples do not
-# control; keep the build's own warnings (which -W turns into errors) about
-# the documentation itself.
-warnings.filterwarnings("ignore", category=UserWarning, module="torch")
-warnings.filterwarnings(
-    "ignore", message="Matplotlib is currently using agg", category=UserWarning
-)
 
 # ----------------------------------------------------------------------------
 # Every public name must be in the API reference (issue 12): a name in one of
