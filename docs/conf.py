@@ -84,6 +84,7 @@ PUBLIC_MODULES = [
     "skhidden.nn",
     "skhidden.nn.aggregation",
     "skhidden.nn.encoder",
+    "skhidden.nn.ensemble",
     "skhidden.nn.frontend",
     "skhidden.nn.losses",
     "skhidden.nn.network",

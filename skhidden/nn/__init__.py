@@ -5,6 +5,7 @@ Pure torch: nothing here imports scikit-learn or skorch.
 
 from .aggregation import AGGREGATIONS, build_aggregation
 from .encoder import CELLS, RecurrentEncoder
+from .ensemble import NetworkEnsemble
 from .losses import HeadAveragedLoss, NextStepLoss
 from .network import HiddenStateNetwork
 
@@ -13,6 +14,7 @@ __all__ = [
     "CELLS",
     "HeadAveragedLoss",
     "HiddenStateNetwork",
+    "NetworkEnsemble",
     "NextStepLoss",
     "RecurrentEncoder",
     "build_aggregation",
