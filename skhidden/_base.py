@@ -174,6 +174,7 @@ class BaseHiddenState(BaseEstimator):
         "scaling": [StrOptions(set(SCALINGS))],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "crop": [Interval(numbers.Real, 0, 1, closed="right")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
@@ -206,6 +207,7 @@ class BaseHiddenState(BaseEstimator):
         scaling="feature",
         max_epochs=100,
         batch_size=32,
+        crop=1.0,
         lr=0.005,
         optimizer="adam",
         weight_decay=0.0,
@@ -234,6 +236,7 @@ class BaseHiddenState(BaseEstimator):
         self.scaling = scaling
         self.max_epochs = max_epochs
         self.batch_size = batch_size
+        self.crop = crop
         self.lr = lr
         self.optimizer = optimizer
         self.weight_decay = weight_decay
@@ -416,6 +419,7 @@ class BaseHiddenState(BaseEstimator):
             train_split=train_split,
             callbacks=self._training_callbacks(),
             iterator_train__random_state=np.random.default_rng(seed),
+            iterator_train__crop=self.crop,
             device=device,
             verbose=int(self.verbose),
         )

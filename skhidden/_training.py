@@ -3,7 +3,8 @@
 - ``SequenceBatches``: the iterator skorch uses for batches. It slices the
   padded arrays directly (no per-sample Dataset calls), trims each batch to
   its own longest sequence, and when shuffling groups sequences of similar
-  length together so ragged data pays little for padding.
+  length together so ragged data pays little for padding. In training it
+  can crop each sequence to a random window (window-slicing augmentation).
 - ``FiniteLossGuard``: stops training with a clear error once a loss is NaN.
 - ``SequenceNet``: skorch's ``NeuralNet`` with those defaults, and with the
   per-batch bookkeeping trimmed so that a fit costs about what a hand-written
@@ -52,16 +53,27 @@ class SequenceBatches:
     sort_by_length : bool, default=False
         Without shuffling, batch sequences of similar length together (for
         inference that puts results back in order itself).
+    crop : float, default=1.0
+        With shuffling below 1: each sequence of a batch is replaced by a
+        random contiguous window of ``ceil(crop * length)`` of its steps,
+        drawn anew every epoch (and its per-step targets with it).
     """
 
     def __init__(
-        self, dataset, batch_size, shuffle=False, random_state=None, sort_by_length=False
+        self,
+        dataset,
+        batch_size,
+        shuffle=False,
+        random_state=None,
+        sort_by_length=False,
+        crop=1.0,
     ):
         self.padded, self.lengths, self.y, self.indices = _unwrap(dataset)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
         self.sort_by_length = sort_by_length
+        self.crop = crop
 
     def batch_indices(self):
         """Sample indices of each batch, in the order they are yielded."""
@@ -83,11 +95,25 @@ class SequenceBatches:
         for batch in self.batch_indices():
             lengths = self.lengths[batch]
             n_steps = lengths.max()
-            Xb = {
-                "X": torch.from_numpy(self.padded[batch, :n_steps]),
-                "lengths": torch.from_numpy(lengths),
-            }
-            yield Xb, self._targets(batch, n_steps)
+            X, y = self.padded[batch, :n_steps], self._targets(batch, n_steps)
+            if self.shuffle and self.crop < 1.0:
+                X, y, lengths = self._cropped(X, y, lengths)
+            Xb = {"X": torch.from_numpy(X), "lengths": torch.from_numpy(lengths)}
+            yield Xb, None if y is None else torch.from_numpy(y)
+
+    def _cropped(self, X, y, lengths):
+        """A random window of ``ceil(crop * length)`` steps of each sequence."""
+        rng = np.random.default_rng(self.random_state)
+        new = np.maximum(1, np.ceil(self.crop * lengths)).astype(lengths.dtype)
+        starts = rng.integers(0, lengths - new + 1)
+        steps = np.arange(new.max())
+        index = np.minimum(starts[:, None] + steps, lengths[:, None] - 1)
+        keep = (steps < new[:, None])[..., None]
+        rows = np.arange(len(X))[:, None]
+        X = np.where(keep, X[rows, index], 0).astype(X.dtype)
+        if y is not None and y.ndim == 3:
+            y = np.where(keep, y[rows, index], 0).astype(y.dtype)
+        return X, y, new
 
     def _targets(self, batch, n_steps):
         if self.y is None:
@@ -95,7 +121,7 @@ class SequenceBatches:
         y = self.y[batch]
         if y.ndim == 3:  # the sequences are their own targets
             y = y[:, :n_steps]
-        return torch.from_numpy(y)
+        return y
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -145,6 +145,11 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         Training epochs.
     batch_size : int, default=32
         Sequences per batch.
+    crop : float in (0, 1], default=1.0
+        Training augmentation (window slicing): below 1, every epoch each
+        training sequence is read as a random contiguous window of
+        ``ceil(crop * length)`` of its steps; prediction reads whole
+        sequences.
     lr : float, default=0.005
         Learning rate.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
@@ -233,6 +238,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         scaling="feature",
         max_epochs=100,
         batch_size=32,
+        crop=1.0,
         lr=0.005,
         optimizer="adam",
         weight_decay=0.0,
@@ -263,6 +269,7 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
             scaling=scaling,
             max_epochs=max_epochs,
             batch_size=batch_size,
+            crop=crop,
             lr=lr,
             optimizer=optimizer,
             weight_decay=weight_decay,

@@ -82,6 +82,11 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
         Training epochs.
     batch_size : int, default=32
         Sequences per batch.
+    crop : float in (0, 1], default=1.0
+        Training augmentation (window slicing): below 1, every epoch each
+        training sequence is read as a random contiguous window of
+        ``ceil(crop * length)`` of its steps; prediction reads whole
+        sequences.
     lr : float, default=0.005
         Learning rate.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \

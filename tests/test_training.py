@@ -58,6 +58,54 @@ def test_shuffled_batches_group_similar_lengths_and_change_order_each_epoch():
     assert processed < 0.6 * global_max
 
 
+def test_cropped_training_batches_are_random_windows_of_each_sequence():
+    X, _ = make_sequences(n=40, n_steps=30, ragged=True)
+    batches = _batches(X, shuffle=True, random_state=np.random.default_rng(0), crop=0.6)
+    starts = []
+    for _ in range(2):  # a new window every epoch
+        for Xb, yb in batches:
+            for row, length, i in zip(Xb["X"].numpy(), Xb["lengths"].numpy(), yb.numpy()):
+                assert length == math.ceil(0.6 * len(X[i]))
+                assert (row[length:] == 0).all()
+                start = next(
+                    s for s in range(len(X[i]) - length + 1)
+                    if np.array_equal(X[i][s : s + length], row[:length])
+                )
+                starts.append((i, start))
+    assert len(set(starts)) > 40  # windows differ between sequences and epochs
+
+
+def test_crop_leaves_unshuffled_batches_whole_and_crops_per_step_targets_alike():
+    X, _ = make_sequences(n=10, n_steps=12, ragged=True)
+    padded, lengths = check_sequences(X)
+    whole = SequenceBatches(Dataset({"X": padded, "lengths": lengths}, padded), 4, crop=0.5)
+    for (Xb, yb), batch in zip(whole, whole.batch_indices()):
+        np.testing.assert_array_equal(Xb["lengths"].numpy(), lengths[batch])
+    cropped = SequenceBatches(
+        Dataset({"X": padded, "lengths": lengths}, padded), 4, shuffle=True,
+        random_state=np.random.default_rng(1), crop=0.5,
+    )
+    for Xb, yb in cropped:  # the sequences are their own targets: cropped alike
+        torch.testing.assert_close(Xb["X"], yb)
+        assert (Xb["lengths"].numpy() < lengths.max()).all()
+
+
+@pytest.mark.parametrize("crop", [0.0, 1.5, -0.2])
+def test_crop_outside_zero_one_is_refused(crop):
+    X, y = make_sequences(n=12)
+    with pytest.raises(ValueError, match="crop"):
+        HiddenStateClassifier(crop=crop, **TINY).fit(X, y)
+
+
+def test_cropped_fits_are_reproducible_and_differ_from_whole_ones():
+    X, y = make_sequences(n=30, n_steps=20, ragged=True)
+    first = HiddenStateClassifier(crop=0.8, **TINY).fit(X, y).predict_proba(X)
+    second = HiddenStateClassifier(crop=0.8, **TINY).fit(X, y).predict_proba(X)
+    whole = HiddenStateClassifier(**TINY).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(first, second)
+    assert not np.allclose(first, whole)
+
+
 def test_unshuffled_batches_keep_dataset_order():
     X, _ = make_sequences(n=20, ragged=True)
     order = np.concatenate([yb.numpy() for _, yb in _batches(X, batch_size=6)])
