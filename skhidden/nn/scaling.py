@@ -14,6 +14,11 @@
 - ``"feature_sequence"``: the ``"feature"`` and ``"sequence"`` views side by
   side, so the network reads both the amplitude against the training data
   and the sequence's own shape. Doubles the features.
+- ``"feature_running"``: the ``"feature"`` view beside each step standardised
+  with the mean and deviation of its sequence's steps so far (an expanding
+  window): the shape is read scale-free, yet every step depends on earlier
+  steps only, so the model stays causal (staged outputs keep their meaning).
+  Doubles the features.
 
 Padded steps come out as zeros in every mode.
 """
@@ -25,12 +30,14 @@ from .encoder import valid_mask
 
 __all__ = ["SCALINGS", "InputScaling"]
 
-SCALINGS = ("none", "feature", "sequence", "sequence_level", "feature_sequence")
-TRAINING_STATISTICS = ("feature", "sequence_level", "feature_sequence")
+SCALINGS = (
+    "none", "feature", "sequence", "sequence_level", "feature_sequence", "feature_running"
+)
+TRAINING_STATISTICS = ("feature", "sequence_level", "feature_sequence", "feature_running")
 # Statistics over each sequence's own steps: every scaled step depends on the
 # whole sequence, so these modes are not causal.
 PER_SEQUENCE = ("sequence", "sequence_level", "feature_sequence")
-_WIDTH = {"sequence_level": 3, "feature_sequence": 2}
+_WIDTH = {"sequence_level": 3, "feature_sequence": 2, "feature_running": 2}
 
 
 class InputScaling(nn.Module):
@@ -40,8 +47,8 @@ class InputScaling(nn.Module):
     ----------
     n_features : int
         Features per input step.
-    mode : {"none", "feature", "sequence", "sequence_level", "feature_sequence"}, \
-            default="feature"
+    mode : {"none", "feature", "sequence", "sequence_level", "feature_sequence", \
+            "feature_running"}, default="feature"
         Which statistics to use, see the module docstring.
     mean, scale : sequence of float, optional
         Training statistics for the modes in ``TRAINING_STATISTICS``; zeros
@@ -68,6 +75,8 @@ class InputScaling(nn.Module):
         mask = valid_mask(lengths, X.shape[1]).unsqueeze(-1).to(X.dtype)
         if self.mode == "feature":
             return (X - self.mean) / self.scale * mask
+        if self.mode == "feature_running":
+            return self._feature_running(X, mask)
         counts = lengths.view(-1, 1, 1).to(X.dtype)
         mean = (X * mask).sum(dim=1, keepdim=True) / counts
         centred = (X - mean) * mask
@@ -82,3 +91,19 @@ class InputScaling(nn.Module):
         spread = torch.log((std + 1e-6 * self.scale) / self.scale)
         constant = torch.cat([level, spread], dim=-1).expand(-1, X.shape[1], -1)
         return torch.cat([shape, constant * mask], dim=-1)
+
+    def _feature_running(self, X, mask):
+        """The feature view and the expanding-window standardised view."""
+        feature = (X - self.mean) / self.scale * mask
+        # Running sums in float64 of the steps' offsets from the first step:
+        # E[x^2] - E[x]^2 then loses no precision to a sequence's level.
+        offset = (feature - feature[:, :1]).double() * mask.double()
+        counts = torch.arange(1, X.shape[1] + 1, device=X.device, dtype=torch.float64)
+        mean = offset.cumsum(dim=1) / counts.view(1, -1, 1)
+        var = (offset**2).cumsum(dim=1) / counts.view(1, -1, 1) - mean**2
+        std = torch.sqrt(var.clamp_min(0.0))
+        # The first step of a sequence (or a constant stretch) has no spread: zero.
+        spread = std > 1e-6
+        shape = torch.where(spread, (offset - mean) / torch.where(spread, std, 1.0), 0.0)
+        shape = shape.to(X.dtype)
+        return torch.cat([feature, shape * mask], dim=-1)
