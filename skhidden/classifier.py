@@ -131,8 +131,8 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         staged prediction and attention weight refers to a window.
     frontend_window : int, default=8
         Window (patch) or kernel (conv, resnet) size, in input steps.
-    scaling : {"none", "feature", "sequence", "sequence_level", "feature_sequence"}, \
-            default="feature"
+    scaling : {"none", "feature", "sequence", "sequence_level", "feature_sequence", \
+            "feature_running"}, default="feature"
         Input standardisation inside the network: each feature with its mean
         and deviation over all valid training steps (``"feature"``), each
         sequence over its own valid steps (``"sequence"``, removes amplitude
@@ -140,7 +140,11 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         log-spread per feature as two extra constant features
         (``"sequence_level"``: shape read scale-free, amplitude still
         known), the ``"feature"`` and ``"sequence"`` views side by side
-        (``"feature_sequence"``), or none.
+        (``"feature_sequence"``), or the ``"feature"`` view beside each step
+        standardised by its sequence's steps so far (``"feature_running"``:
+        scale-free shape, still causal), or none. The per-sequence modes
+        other than ``"feature_running"`` read whole sequences, so staged
+        outputs refuse them.
     max_epochs : int, default=100
         Training epochs.
     batch_size : int, default=32

@@ -57,11 +57,16 @@ def test_staged_predictions_are_per_window_and_end_at_predict_proba(long_ragged)
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("aggregation", ["last", "mean", "max", "attention", ("mean", "max")])
-@pytest.mark.parametrize("states", ["recurrent", "both"])
-def test_resnet_stages_read_nothing_after_their_windows(long_ragged, cell, aggregation, states):
+@pytest.mark.parametrize(
+    "states, scaling", [("recurrent", "feature"), ("both", "feature"), ("recurrent", "feature_running")]
+)
+def test_resnet_stages_read_nothing_after_their_windows(
+    long_ragged, cell, aggregation, states, scaling
+):
     X, y = long_ragged
     clf = HiddenStateClassifier(
-        frontend="resnet", cell=cell, aggregation=aggregation, states=states, **TINY
+        frontend="resnet", cell=cell, aggregation=aggregation, states=states,
+        scaling=scaling, **TINY,
     )
     clf.fit(X, y)
     staged = np.stack(list(clf.staged_predict_proba(X)))

@@ -67,7 +67,34 @@ def test_feature_sequence_scaling_puts_both_views_side_by_side():
     assert (out[1, 2:] == 0).all()
 
 
-@pytest.mark.parametrize("scaling", ["feature", "sequence", "sequence_level", "feature_sequence"])
+def test_feature_running_scaling_standardises_each_step_by_the_steps_so_far():
+    rng = np.random.default_rng(0)
+    X = torch.from_numpy(rng.normal(size=(2, 12, 2)).astype(np.float32) * 5 + 40)
+    X[1, 7:] = 1e6  # garbage after the end
+    lengths = torch.tensor([12, 7])
+    scaling = InputScaling(2, "feature_running", mean=[40.0, 38.0], scale=[5.0, 4.0])
+    out = scaling(X, lengths)
+    assert scaling.output_size == 4 and out.shape == (2, 12, 4)
+    feature = InputScaling(2, "feature", mean=[40.0, 38.0], scale=[5.0, 4.0])(X, lengths)
+    torch.testing.assert_close(out[..., :2], feature)
+    for i, length in enumerate(lengths.tolist()):
+        x = X[i, :length].double().numpy()
+        for t in range(length):
+            seen = x[: t + 1]
+            expected = (x[t] - seen.mean(0)) / seen.std(0) if t else np.zeros(2)
+            np.testing.assert_allclose(out[i, t, 2:].numpy(), expected, rtol=1e-4, atol=1e-5)
+    assert (out[1, 7:] == 0).all()
+    # Causal: changing later steps leaves earlier ones as they were.
+    changed = X.clone()
+    changed[0, 6:] = -3.0
+    torch.testing.assert_close(scaling(changed, lengths)[0, :6], out[0, :6])
+    constant = scaling(torch.full((1, 5, 2), 7.0), torch.tensor([5]))
+    assert (constant[..., 2:] == 0).all()
+
+
+@pytest.mark.parametrize(
+    "scaling", ["feature", "sequence", "sequence_level", "feature_sequence", "feature_running"]
+)
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_scaled_network_is_padding_invariant(scaling, bidirectional):
     torch.manual_seed(0)
