@@ -13,7 +13,7 @@ sequence data (``skhidden.sequences``, numpy only).
 from ._training import NonFiniteLossError
 from ._version import __version__
 from .classifier import HiddenStateClassifier
-from .persistence import load
+from .persistence import load, save
 from .preprocessing import SequenceScaler
 from .regressor import HiddenStateRegressor
 from .transformer import HiddenStateTransformer
@@ -26,4 +26,5 @@ __all__ = [
     "SequenceScaler",
     "__version__",
     "load",
+    "save",
 ]

@@ -228,7 +228,8 @@ def _build_loss(description, tensors, prefix=""):
 
 
 # -------------------------------------------------------------- save/load
-def _versions(safetensors):
+def _versions(safetensors=None):
+    """The versions of skhidden and of the libraries that wrote a file."""
     import sklearn
     import skorch
 
@@ -238,7 +239,7 @@ def _versions(safetensors):
         "scikit-learn": sklearn.__version__,
         "skorch": skorch.__version__,
         "numpy": np.__version__,
-        "safetensors": safetensors.__version__,
+        "safetensors": (safetensors or _safetensors()).__version__,
     }
 
 

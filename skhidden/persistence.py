@@ -2,24 +2,27 @@
 
 Defining pieces:
 
-- ``save(estimator, path)``: writes the network's and the loss's tensors, and
-  in the safetensors header's metadata a JSON description of the model
-  (under ``"skhidden"``) with a SHA-256 of description and tensors together
-  (under ``"skhidden.sha256"``); the writer is ``_safe_format``, which
-  ``estimator.save(path)`` uses too.
-- ``load(path, device=None)``: reads both back, checks them and rebuilds the
-  estimator; :func:`skhidden.load` is this function.
+- ``save(obj, path)``: a fitted skhidden estimator, or a ``Pipeline`` /
+  ``FeatureUnion`` holding skhidden estimators, written to one safetensors
+  file: the networks' and losses' tensors, and in the header's metadata a
+  JSON description (under ``"skhidden"``) with a SHA-256 of description and
+  tensors together (under ``"skhidden.sha256"``). The single-model writer is
+  ``_safe_format``, which ``estimator.save(path)`` uses too; :func:`skhidden.save`
+  is this function.
+- ``load(path, device=None)``: reads a file back, checks it and rebuilds what
+  it holds; :func:`skhidden.load` is this function.
 
 Loading executes nothing from the file: safetensors holds raw tensors, and
 the description is plain JSON checked field by field. The class must be one
-of ``ESTIMATORS`` (the registry the estimator classes enter when
-defined, see ``_registry``), parameters must be ones the class knows (then validated as
-``fit`` validates them), fitted attributes are typed scalars and arrays, the
-loss is rebuilt from ``LOSSES``, and the weights must fit the network exactly.
-The checksum catches a corrupted or edited file; it is not a signature
-(anyone can write a valid file), so the rest of the checks never rely on it.
+of ``ESTIMATORS`` (the registry the estimator classes enter where they are
+defined, see ``_registry``), parameters must be ones the class knows (then
+validated as ``fit`` validates them), fitted attributes are typed scalars and
+arrays, the loss is rebuilt from ``LOSSES``, and the weights must fit the
+network exactly. The checksum catches a corrupted or edited file; it is not a
+signature (anyone can write a valid file), so the rest of the checks never
+rely on it.
 
-The description::
+A single model's description::
 
     {"format": "skhidden", "format_version": 1, "class": "HiddenStateClassifier",
      "params": {...}, "fitted": {"classes_": {"array": [...], "dtype": "<i8",
@@ -29,16 +32,25 @@ The description::
 Values that JSON cannot hold are tagged objects: ``{"tuple": [...]}``,
 ``{"dict": [[key, value], ...]}``, ``{"array": ..., "dtype": ..., "shape":
 ...}``, ``{"device": name}`` and ``{"optimizer": name}``.
+
+A composite's description holds one such description per skhidden estimator
+(its tensors prefixed ``"{i}."``) and the rest of the composite as skops data
+limited to ``_composites.TRUSTED_TYPES``::
+
+    {"format": "skhidden-composite", "format_version": 1,
+     "estimators": [{...}, ...], "skeleton": "<base64 skops>", "versions": {...}}
 """
 
 import warnings
 
 import torch
+from sklearn.pipeline import FeatureUnion, Pipeline
 from skorch.history import History
 
+from . import _composites
 from ._device import resolve_device
 from ._fitting import _seeded
-from ._registry import ESTIMATORS
+from ._registry import ESTIMATORS, registered_estimator
 from ._safe_format import (
     _TOP_LEVEL,
     FORMAT_VERSION,
@@ -47,32 +59,66 @@ from ._safe_format import (
     _check,
     _checksum,  # noqa: F401  (part of the format's description, read by tools)
     _decode,
+    _versions,
+    describe_estimator,
     read,
     save_estimator,
+    write,
 )
 
 __all__ = ["ESTIMATORS", "FORMAT_VERSION", "LOSSES", "load", "save"]
 
-def save(estimator, path):
-    """Write a fitted skhidden estimator to ``path`` without pickle.
+_COMPOSITE = "skhidden-composite"
+_COMPOSITE_FIELDS = {"format", "format_version", "estimators", "skeleton", "versions"}
+
+
+def save(obj, path):
+    """Write a fitted skhidden estimator, or a composite of them, without pickle.
 
     Parameters
     ----------
-    estimator : HiddenStateClassifier, HiddenStateRegressor or \
-            HiddenStateTransformer
-        A fitted estimator with ``callbacks=None``.
+    obj : skhidden estimator, Pipeline or FeatureUnion
+        A fitted HiddenStateClassifier, HiddenStateRegressor or
+        HiddenStateTransformer with ``callbacks=None``, or a fitted
+        ``Pipeline`` / ``FeatureUnion`` (nested ones too) of such estimators,
+        ``SequenceScaler`` and the scikit-learn types listed in
+        ``skhidden._composites.TRUSTED_TYPES``, e.g. a ``GridSearchCV``'s
+        ``best_estimator_``.
     path : str or os.PathLike
-        File to write.
+        File to write (conventionally ``*.skhidden``).
 
     Raises
     ------
     sklearn.exceptions.NotFittedError
-        If the estimator is not fitted.
+        If a skhidden estimator is not fitted.
     TypeError
-        If it is not a skhidden estimator, or holds a value the format cannot
-        represent (callbacks, a ``RandomState`` instance, a custom optimizer).
+        If ``obj`` or a part of it is of a type the format does not store, or
+        holds a value it cannot represent (callbacks, a ``RandomState``
+        instance, a custom optimizer); the message names it.
+    ImportError
+        If safetensors (or, for a composite, skops) is not installed.
     """
-    save_estimator(estimator, path)
+    if registered_estimator(obj) or not isinstance(obj, (Pipeline, FeatureUnion)):
+        save_estimator(obj, path)
+        return
+    skeleton, estimators = _composites.split(obj)
+    text = _composites.dump_skeleton(skeleton)
+    descriptions, tensors = [], {}
+    for i, estimator in enumerate(estimators):
+        description, weights = describe_estimator(estimator)
+        descriptions.append(description)
+        tensors.update({f"{i}.{k}": v for k, v in weights.items()})
+    import skops
+
+    versions = {**_versions(), "skops": skops.__version__}
+    composite = {
+        "format": _COMPOSITE,
+        "format_version": FORMAT_VERSION,
+        "estimators": descriptions,
+        "skeleton": text,
+        "versions": versions,
+    }
+    write(path, composite, tensors)
 
 
 def _check_description(description):
@@ -223,7 +269,39 @@ def load(path, device=None):
         If safetensors is not installed.
     """
     description, tensors = read(path)
+    if isinstance(description, dict) and description.get("format") == _COMPOSITE:
+        return _rebuild_composite(description, tensors, path, device)
     return _rebuild(description, tensors, path, device)
+
+
+def _rebuild_composite(description, tensors, path, device):
+    """The composite a checked composite description and its tensors store."""
+    _check(
+        set(description) == _COMPOSITE_FIELDS
+        and description["format_version"] == FORMAT_VERSION,
+        f"{path} has a composite description with fields {sorted(description)} "
+        f"and format version {description.get('format_version')!r}; this skhidden "
+        f"reads {sorted(_COMPOSITE_FIELDS)}, version {FORMAT_VERSION}",
+    )
+    descriptions = description["estimators"]
+    _check(isinstance(descriptions, list), f"{path} has a malformed estimator list")
+    prefixes = [f"{i}." for i in range(len(descriptions))]
+    _check(
+        all(k.startswith(tuple(prefixes)) for k in tensors),
+        f"{path} holds tensors that belong to no estimator of the composite",
+    )
+    estimators = []
+    for prefix, part in zip(prefixes, descriptions, strict=True):
+        weights = {
+            k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)
+        }
+        where = f"{path} (estimator {prefix[:-1]})"
+        estimators.append(_rebuild(part, weights, where, device))
+    try:
+        skeleton = _composites.load_skeleton(description["skeleton"])
+        return _composites.join(skeleton, estimators)
+    except ValueError as exc:
+        raise ValueError(f"{path} does not describe a valid composite: {exc}") from exc
 
 
 def _rebuild(description, tensors, path, device):
