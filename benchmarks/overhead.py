@@ -101,7 +101,7 @@ def estimator(cls, hidden_size, batch_size, epochs):
 @contextlib.contextmanager
 def stock_skorch_bookkeeping():
     """Fit with skorch's own ``_set_training`` / ``PrintLog`` and the old guard."""
-    import skhidden._base as base
+    import skhidden._fitting as base
     from skorch import NeuralNet
     from skorch.callbacks import Callback
 

@@ -86,7 +86,7 @@ class EpochClock(Callback):
 @contextlib.contextmanager
 def train_iterator(iterator):
     """Make the estimators' skorch nets train with ``iterator``."""
-    import skhidden._base as base
+    import skhidden._fitting as base
 
     original = base.SequenceNet
 

@@ -10,19 +10,13 @@ skorch training (``_training``) -> torch modules (``skhidden.nn``) ->
 sequence data (``skhidden.sequences``, numpy only).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from ._training import NonFiniteLossError
+from ._version import __version__
 from .classifier import HiddenStateClassifier
-from .persistence import load
+from .persistence import load, save
 from .preprocessing import SequenceScaler
 from .regressor import HiddenStateRegressor
 from .transformer import HiddenStateTransformer
-
-try:
-    __version__ = version("skhidden")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "HiddenStateClassifier",
@@ -32,4 +26,5 @@ __all__ = [
     "SequenceScaler",
     "__version__",
     "load",
+    "save",
 ]

@@ -3,81 +3,17 @@
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import compute_class_weight
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import column_or_1d
-from torch import nn
 
 from ._base import BaseHiddenState
-from .nn.losses import HeadAveragedLoss
+from ._registry import register_estimator
+from ._targets import encode_labels
 from .nn.network import mean_over_views
 
-__all__ = ["HiddenStateClassifier", "encode_labels"]
+__all__ = ["HiddenStateClassifier"]
 
 
-def encode_labels(y, n_samples, class_weight=None):
-    """Validate class labels and encode them as ``0 .. n_classes - 1``.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,)
-        Class labels of any hashable kind (ints, strings, ...).
-    n_samples : int
-        Number of sequences the labels must match.
-    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the loss.
-
-    Returns
-    -------
-    classes : ndarray of shape (n_classes,)
-        The sorted distinct labels.
-    codes : ndarray of shape (n_samples,), int64
-        Each label's index in ``classes``.
-    criterion : HeadAveragedLoss
-        Cross-entropy averaged over heads, with the class weights.
-    """
-    y = _as_1d_labels(y, n_samples)
-    try:
-        encoder = LabelEncoder().fit(y)
-    except TypeError as exc:  # labels that cannot be sorted together
-        kinds = sorted({type(label).__name__ for label in y})
-        raise TypeError(
-            f"y mixes labels of types {kinds}, which cannot be ordered ({exc}); "
-            "give every label the same type, e.g. y.astype(str)."
-        ) from exc
-    check_classification_targets(y)
-    classes = encoder.classes_
-    if len(classes) < 2:
-        raise ValueError(
-            f"y has a single class ({classes[0]!r}); a classifier needs at least 2."
-        )
-    weight = None
-    if class_weight is not None:
-        weight = torch.as_tensor(
-            compute_class_weight(class_weight, classes=classes, y=y), dtype=torch.float32
-        )
-    codes = encoder.transform(y).astype(np.int64)
-    return classes, codes, HeadAveragedLoss(nn.CrossEntropyLoss(weight=weight))
-
-
-def _as_1d_labels(y, n_samples):
-    if y is None:
-        raise ValueError(
-            "This classifier requires y to be passed, but the target y is None: "
-            "pass one label per sequence."
-        )
-    y = column_or_1d(y, warn=True)
-    if len(y) != n_samples:
-        raise ValueError(f"y has {len(y)} labels but X has {n_samples} sequences.")
-    if n_samples < 2:
-        raise ValueError(
-            f"Training a classifier needs at least 2 sequences; got {n_samples} sample."
-        )
-    return y
-
-
+@register_estimator
 class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
     """Recurrent-network classifier whose features are the aggregated hidden states.
 

@@ -2,60 +2,16 @@
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.utils.validation import check_array
-from torch import nn
 
 from ._base import BaseHiddenState
-from .nn.losses import HeadAveragedLoss
+from ._registry import register_estimator
+from ._targets import prepare_regression_targets
 from .nn.network import mean_over_views
 
-__all__ = ["HiddenStateRegressor", "prepare_regression_targets"]
-
-# A quarter of the largest float32 whose square is finite: the loss has margin.
-MAX_TARGET = float(np.sqrt(np.finfo(np.float32).max)) / 4
+__all__ = ["HiddenStateRegressor"]
 
 
-def prepare_regression_targets(y, n_samples):
-    """Validate continuous targets and return them as float32 ``(n, n_targets)``.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,) or (n_samples, n_targets)
-        Targets.
-    n_samples : int
-        Number of sequences the targets must match.
-
-    Returns
-    -------
-    targets : ndarray of shape (n_samples, n_targets), float32
-    criterion : HeadAveragedLoss
-        Mean squared error averaged over heads.
-    one_dimensional : bool
-        Whether ``y`` was 1-D (predictions are then returned 1-D too).
-    """
-    if y is None:
-        raise ValueError(
-            "This regressor requires y to be passed, but the target y is None: "
-            "pass one target (or row of targets) per sequence."
-        )
-    y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
-    one_dimensional = y.ndim == 1
-    if one_dimensional:
-        y = y[:, None]
-    if y.ndim != 2:
-        raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
-    if len(y) != n_samples:
-        raise ValueError(f"y has {len(y)} rows but X has {n_samples} sequences.")
-    largest = np.abs(y).max(initial=0)
-    if largest > MAX_TARGET:
-        raise ValueError(
-            f"y has values as large as {largest:.3g}; beyond {MAX_TARGET:.1g} their "
-            "squared errors overflow float32 in training. Rescale y, e.g. with "
-            "sklearn.compose.TransformedTargetRegressor."
-        )
-    return y.astype(np.float32), HeadAveragedLoss(nn.MSELoss()), one_dimensional
-
-
+@register_estimator
 class HiddenStateRegressor(RegressorMixin, BaseHiddenState):
     """Recurrent-network regressor whose features are the aggregated hidden states.
 

@@ -6,13 +6,14 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseHiddenState
-from .classifier import encode_labels
+from ._registry import register_estimator
+from ._targets import encode_labels, prepare_regression_targets
 from .nn.losses import NextStepLoss
-from .regressor import prepare_regression_targets
 
 __all__ = ["HiddenStateTransformer"]
 
 
+@register_estimator
 class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
     """Turn sequences into fixed-size features: their aggregated hidden states.
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import make_sequences
 
-import skhidden._base
+import skhidden._inference
 from skhidden import HiddenStateClassifier, HiddenStateTransformer
 from skhidden.sequences import iter_chunks
 
@@ -14,7 +14,7 @@ from skhidden.sequences import iter_chunks
 @pytest.fixture
 def small_parts(monkeypatch):
     """Make every input of more than a few sequences stream in parts."""
-    monkeypatch.setattr(skhidden._base, "iter_chunks", functools.partial(iter_chunks, max_values=100))
+    monkeypatch.setattr(skhidden._inference, "iter_chunks", functools.partial(iter_chunks, max_values=100))
 
 
 def test_iter_chunks_covers_the_input_with_exact_names():
@@ -36,7 +36,7 @@ def test_streamed_outputs_equal_whole_outputs(small_parts, ragged):
     tr.fit(X, y)
     proba, features, states = clf.predict_proba(X), tr.transform(X), tr.hidden_states(X)
     # The reference: the same input in one part.
-    skhidden._base.iter_chunks = iter_chunks
+    skhidden._inference.iter_chunks = iter_chunks
     np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-6)
     np.testing.assert_allclose(features, tr.transform(X), atol=1e-6)
     for a, b in zip(states, tr.hidden_states(X)):

@@ -1,0 +1,325 @@
+"""Training: validate the structure, build the skorch net, fit it.
+
+Defining pieces:
+
+- ``TrainingMixin``: ``_fit`` (validate, build the net, train), ``_build_net``
+  (the untrained skorch net, also what ``skhidden.load`` fills), the training
+  callbacks, and the fitted net's ``history_``, ``device_`` and device moves.
+- ``OPTIMIZERS``: optimizer name -> torch optimizer class.
+- ``_seeded``: run torch seeded without disturbing the caller's RNG.
+
+The mixin reads the constructor parameters of ``BaseHiddenState`` and calls
+its ``_prepare_targets`` and ``_network_params`` hooks.
+"""
+
+import numbers
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping, LRScheduler
+from skorch.dataset import ValidSplit
+from torch.optim.lr_scheduler import CosineAnnealingLR
+
+from ._device import resolve_device
+from ._inference import _encoder_lengths
+from ._threads import torch_threads
+from ._training import FiniteLossGuard, SequenceNet
+from .nn.aggregation import AGGREGATIONS
+from .nn.ensemble import NetworkEnsemble
+from .nn.frontend import frontend_stride
+from .nn.network import HiddenStateNetwork
+from .nn.scaling import TRAINING_STATISTICS
+from .sequences import check_sequences, check_timesteps, feature_statistics
+
+__all__ = ["OPTIMIZERS", "TrainingMixin"]
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+DEFAULT_TIMESTEPS = (0.25, 0.5, 0.75, 1.0)
+
+
+def _is_optimizer_class(value):
+    return isinstance(value, type) and issubclass(value, torch.optim.Optimizer)
+
+
+def _check_aggregation(aggregation):
+    """Return ``aggregation`` as a str or a tuple of str, or raise ValueError."""
+    names = sorted(AGGREGATIONS)
+    if isinstance(aggregation, str):
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(
+                f"aggregation={aggregation!r} is not a strategy; choose from "
+                f"{names} or a tuple of them."
+            )
+        return aggregation
+    strategies = tuple(aggregation)
+    if not strategies:
+        raise ValueError("aggregation=() is empty; name at least one strategy.")
+    for name in strategies:
+        if name not in AGGREGATIONS or name == "timesteps":
+            raise ValueError(
+                f"aggregation={aggregation!r}: {name!r} cannot be part of a tuple; "
+                f"a tuple concatenates pooled strategies from "
+                f"{[n for n in names if n != 'timesteps']}. 'timesteps' gives one "
+                "vector per step with its own head: use it alone."
+            )
+    return strategies
+
+
+def _check_timestep_spec(timesteps):
+    """Return ``timesteps`` as a tuple of int/float, or raise ValueError."""
+    if timesteps is None:
+        return DEFAULT_TIMESTEPS
+    if isinstance(timesteps, (numbers.Number, str)):
+        timesteps = (timesteps,)
+    steps = []
+    for step in timesteps:
+        if isinstance(step, (bool, np.bool_)):
+            raise ValueError(f"timesteps has a boolean {step!r}; use ints or floats.")
+        if isinstance(step, numbers.Integral):
+            steps.append(int(step))
+        elif isinstance(step, numbers.Real) and 0.0 < step <= 1.0:
+            steps.append(float(step))
+        else:
+            raise ValueError(
+                f"timesteps has {step!r}; each entry must be an int step index "
+                "(negative counts from each sequence's end) or a float fraction "
+                "of the sequence length in (0, 1]."
+            )
+    if not steps:
+        raise ValueError("timesteps is empty; select at least one step.")
+    return tuple(steps)
+
+
+def _move_net(net, device):
+    """Move a skorch net's modules and losses to ``device``.
+
+    The optimizer is rebuilt over the moved weights, so its state (e.g. Adam's
+    moments) starts afresh; it only matters for further training.
+    """
+    net.device = device
+    for name in net._modules + net._criteria:
+        getattr(net, name + "_").to(device)
+    net.initialize_optimizer()
+
+
+@contextmanager
+def _seeded(seed, device):
+    """Run torch with ``seed`` without disturbing the caller's global RNG."""
+    if seed is None:
+        yield
+        return
+    cuda = torch.device(device).type == "cuda"
+    devices = [torch.device(device).index or 0] if cuda else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class TrainingMixin:
+    """Training and network building of the skhidden estimators.
+
+    Not meant to be used directly: mixed into ``BaseHiddenState``.
+    """
+
+    def _check_structure(self):
+        """Validate the parameters that sklearn's constraints cannot express."""
+        aggregation = _check_aggregation(self.aggregation)
+        timesteps = None
+        if aggregation == "timesteps":
+            timesteps = _check_timestep_spec(self.timesteps)
+        if self.optimizer not in OPTIMIZERS and not _is_optimizer_class(self.optimizer):
+            raise ValueError(
+                f"optimizer={self.optimizer!r} is neither one of {sorted(OPTIMIZERS)} "
+                "nor a torch.optim.Optimizer subclass."
+            )
+        for callback in self.callbacks or []:
+            if isinstance(callback, tuple):
+                callback = callback[-1]
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    f"callbacks must hold skorch callbacks (or (name, callback) "
+                    f"pairs); got {type(callback).__name__}."
+                )
+        return aggregation, timesteps
+
+    def _training_callbacks(self):
+        callbacks = [("finite_loss", FiniteLossGuard())]
+        if self.clip_grad_norm is not None:
+            callbacks.append(("clip", GradientNormClipping(self.clip_grad_norm)))
+        if self.lr_schedule == "cosine":
+            callbacks.append(
+                ("lr_schedule", LRScheduler(CosineAnnealingLR, T_max=self.max_epochs))
+            )
+        if self.early_stopping:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(patience=self.patience, load_best=True, sink=print),
+                )
+            )
+        return callbacks + list(self.callbacks or [])
+
+    def _fit(self, X, y):
+        self._validate_params()
+        _, timesteps = self._check_structure()
+        padded, lengths = check_sequences(X)
+        if timesteps is not None:
+            stride = frontend_stride(self.frontend, self.frontend_window)
+            check_timesteps(timesteps, _encoder_lengths(lengths, stride))
+        targets, n_outputs, criterion, stratify = self._prepare_targets(y, padded)
+        device = resolve_device(self.device)
+
+        seed = None
+        if self.random_state is not None:
+            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        statistics = None
+        if self.scaling in TRAINING_STATISTICS:
+            statistics = feature_statistics(padded, lengths)
+        net = self._build_net(
+            padded.shape[2],
+            n_outputs,
+            criterion,
+            device,
+            seed=seed,
+            stratify=stratify,
+            input_statistics=statistics,
+        )
+        # The targets' attributes are already new: a refit that fails in
+        # training must leave no old net beside them.
+        vars(self).pop("net_", None)
+        with _seeded(seed, device), torch_threads():
+            net.fit({"X": padded, "lengths": lengths}, targets)
+        self.net_ = net
+        self.n_features_in_ = padded.shape[2]
+        return self
+
+    def _build_net(
+        self,
+        n_features,
+        n_outputs,
+        criterion,
+        device,
+        *,
+        seed=None,
+        stratify=False,
+        input_statistics=None,
+    ):
+        """The untrained skorch net: what ``fit`` trains and ``skhidden.load`` fills.
+
+        Parameters
+        ----------
+        n_features : int
+            Features per input step.
+        n_outputs : int
+            Outputs per head.
+        criterion : torch.nn.Module
+            Training loss.
+        device : str
+            An available device (see ``resolve_device``).
+        seed : int, optional
+            Seeds shuffling and the early-stopping split.
+        stratify : bool, default=False
+            Keep class proportions in the early-stopping split.
+        input_statistics : tuple of ndarray, optional
+            ``(mean, std)`` of each feature for the scalings that use them; a
+            loaded model takes them from its saved weights instead.
+
+        Returns
+        -------
+        net : SequenceNet
+        """
+        aggregation, timesteps = self._check_structure()
+        train_split = None
+        if self.early_stopping:
+            train_split = ValidSplit(
+                self.validation_fraction, stratified=stratify, random_state=seed
+            )
+        optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
+        network_params = self._network_params()
+        ensemble = {}
+        if self.n_networks > 1:
+            if network_params.get("objective", "supervised") != "supervised":
+                raise ValueError(
+                    f"n_networks={self.n_networks} needs labels: without y the "
+                    "networks learn to predict steps, which are not averaged. "
+                    "Fit with y, or with n_networks=1."
+                )
+            ensemble = {"module__n_networks": self.n_networks}
+        return SequenceNet(
+            module=NetworkEnsemble if ensemble else HiddenStateNetwork,
+            **ensemble,
+            module__n_features=n_features,
+            module__n_outputs=n_outputs,
+            module__cell=self.cell,
+            module__hidden_size=self.hidden_size,
+            module__num_layers=self.num_layers,
+            module__bidirectional=self.bidirectional,
+            module__dropout=self.dropout,
+            module__aggregation=aggregation,
+            module__timesteps=timesteps,
+            module__layers=self.layers,
+            module__states=self.states,
+            module__frontend=self.frontend,
+            module__frontend_window=self.frontend_window,
+            module__scaling=self.scaling,
+            module__input_mean=None if input_statistics is None else input_statistics[0],
+            module__input_scale=None if input_statistics is None else input_statistics[1],
+            **{f"module__{k}": v for k, v in network_params.items()},
+            criterion=criterion,
+            optimizer=optimizer,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=train_split,
+            callbacks=self._training_callbacks(),
+            iterator_train__random_state=np.random.default_rng(seed),
+            iterator_train__crop=self.crop,
+            device=device,
+            verbose=int(self.verbose),
+        )
+
+    @property
+    def history_(self):
+        """skorch ``History`` of training: per-epoch ``train_loss`` and more."""
+        check_is_fitted(self, "net_")
+        return self.net_.history
+
+    @property
+    def device_(self):
+        """Device of the weights: where ``fit`` trained them, unless moved since.
+
+        Unpickling a CUDA-trained model where CUDA is absent moves it to the
+        CPU (skorch); ``set_params(device=...)`` moves it anywhere.
+        """
+        check_is_fitted(self, "net_")
+        return str(self.net_.device)
+
+    def set_params(self, **params):
+        """Set parameters; on a fitted model, ``device`` also moves the weights.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator
+        """
+        device = None
+        if "device" in params and hasattr(self, "net_"):
+            device = resolve_device(params["device"])  # refuse before changing
+        super().set_params(**params)
+        if device is not None:
+            _move_net(self.net_, device)
+        return self
