@@ -22,7 +22,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "images", "archit
 LAYERS = [
     (
         "persistence, plotting, main job",
-        "persistence.py · plotting.py · demo.py, __main__.py",
+        "persistence.py · _composites.py · plotting.py · demo.py",
         "use the estimators; never used by them",
         "#fde0c5",
     ),
@@ -34,13 +34,13 @@ LAYERS = [
     ),
     (
         "estimator base",
-        "_base.py (BaseHiddenState)",
+        "_base.py · _fitting.py · _inference.py · _inspection.py",
         "shared parameters, validation at fit, inference in batches, inspection",
         "#f8b58b",
     ),
     (
         "training",
-        "_training.py · _device.py · _threads.py",
+        "_training.py · _device.py · _threads.py · _targets.py · _registry.py · _safe_format.py",
         "skorch net, length-aware batches, NaN-loss guard, device, threads",
         "#c3e3d5",
     ),
