@@ -10,6 +10,8 @@ returning the matplotlib Axes, like scikit-learn's ``*Display`` helpers:
   computes the numbers without drawing).
 - ``plot_strategy_comparison``: a ``GridSearchCV``'s ``cv_results_``, mean
   and spread of the cross-validated scores per candidate.
+- ``window_spans``: the input steps each encoder step covers, which the
+  per-step plots use to draw a front-end's windows over the whole sequence.
 
 Estimators may be fitted skhidden estimators or pipelines that end in one
 (e.g. ``make_pipeline(SequenceScaler(), HiddenStateClassifier())``): the
@@ -22,6 +24,7 @@ import torch
 from sklearn.base import is_classifier
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 from .nn.aggregation import timestep_indices
 from .sequences import check_sequences
@@ -33,6 +36,7 @@ __all__ = [
     "plot_early_classification",
     "plot_hidden_states",
     "plot_strategy_comparison",
+    "window_spans",
 ]
 
 DEFAULT_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -66,6 +70,46 @@ def _final_step(estimator, X):
     return estimator, X
 
 
+def _frontend(estimator):
+    """The fitted front-end of the skhidden estimator ending ``estimator``."""
+    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    check_is_fitted(final, "net_")
+    return final.net_.module_.frontend
+
+
+def _spans(frontend, n_steps):
+    starts = np.arange(0, n_steps, frontend.stride)
+    return starts, np.minimum(starts + frontend.window, n_steps)
+
+
+def window_spans(estimator, n_steps):
+    """Input steps each encoder step of a sequence of ``n_steps`` steps covers.
+
+    With a front-end of window ``w`` and stride ``s`` (``frontend="resnet"``
+    or ``"conv"``: ``s = w // 2``; ``"patch"``: ``s = w``), encoder step ``t``
+    reads input steps ``[t * s, min(t * s + w, n_steps))``, and a sequence
+    has ``ceil(n_steps / s)`` of them; without one (``frontend="none"``) step
+    ``t`` is input step ``t``. Its state, attention weight and staged
+    prediction have read the input up to the end of that span and nothing
+    later.
+
+    Parameters
+    ----------
+    estimator : fitted estimator or Pipeline
+        A skhidden estimator, or a pipeline ending in one.
+    n_steps : int
+        Length of the sequence, in input steps.
+
+    Returns
+    -------
+    starts : ndarray of shape (n_windows,)
+        First input step of each encoder step.
+    stops : ndarray of shape (n_windows,)
+        One past its last input step.
+    """
+    return _spans(_frontend(estimator), int(n_steps))
+
+
 def _strategy_label(value):
     """``("mean", "max")`` -> ``"mean+max"``; anything else as text."""
     if isinstance(value, (tuple, list)):
@@ -75,6 +119,11 @@ def _strategy_label(value):
 
 def plot_attention(estimator, sequence, *, feature_names=None, ax=None):
     """Draw a sequence with its attention weights shaded under it.
+
+    Each weight is drawn as a bar over the input steps its encoder step
+    covers (:func:`window_spans`): one step without a front-end, a window
+    with one. The windows of ``"conv"`` and ``"resnet"`` overlap by half, so
+    their bars do too. The bars together span the whole sequence.
 
     Parameters
     ----------
@@ -96,20 +145,32 @@ def plot_attention(estimator, sequence, *, feature_names=None, ax=None):
     """
     final, Xt = _final_step(estimator, [sequence])
     weights = final.attention_weights(Xt)[0]
-    values = check_sequences([sequence])[0][0, : len(weights)]
+    padded, lengths = check_sequences([sequence])
+    values = padded[0, : lengths[0]]
+    starts, stops = window_spans(final, lengths[0])
     ax = _axes(ax)
-    steps = np.arange(len(weights))
     names = feature_names or [f"x{i}" for i in range(values.shape[1])]
     for column, name in zip(values.T, names, strict=True):
-        ax.plot(steps, column, linewidth=1.2, label=name)
+        ax.plot(np.arange(len(values)), column, linewidth=1.2, label=name)
     _steps_axis(ax)
     ax.set_ylabel("value")
     if values.shape[1] <= 6:
         ax.legend(loc="upper left", fontsize="small")
     twin = ax.twinx()
-    twin.bar(steps, weights, width=1.0, color="tab:red", alpha=0.25, label="attention")
+    # A bar from step a - 0.5 to step b - 0.5 covers steps a..b-1 centred on
+    # the line's points, as a width-1 bar does without a front-end.
+    twin.bar(
+        starts - 0.5,
+        weights,
+        width=stops - starts,
+        align="edge",
+        color="tab:red",
+        alpha=0.25,
+        label="attention",
+    )
     twin.set_ylabel("attention weight", color="tab:red")
     twin.set_ylim(0, 1.05 * weights.max())
+    ax.set_xlim(-0.5, len(values) - 0.5)
     ax.set_zorder(twin.get_zorder() + 1)
     ax.patch.set_visible(False)
     ax.set_title("Sequence and its attention weights")
@@ -117,7 +178,14 @@ def plot_attention(estimator, sequence, *, feature_names=None, ax=None):
 
 
 def plot_hidden_states(estimator, sequence, *, ax=None):
-    """Draw a sequence's hidden states as a heatmap, units by steps.
+    """Draw a sequence's hidden states as a heatmap, units by input steps.
+
+    The x axis is the sequence's input steps under every front-end: each
+    state is drawn from its encoder step's first input step to the next
+    one's (:func:`window_spans`), the last to the sequence's end. Without a
+    front-end that is one column per step; with ``"patch"`` each column is
+    the window the state read; the overlapping windows of ``"conv"`` and
+    ``"resnet"`` are each drawn over the steps they add to the previous one.
 
     Parameters
     ----------
@@ -134,16 +202,20 @@ def plot_hidden_states(estimator, sequence, *, ax=None):
     """
     final, Xt = _final_step(estimator, [sequence])
     states = final.hidden_states(Xt)[0]
+    n_steps = check_sequences([sequence])[1][0]
+    starts, _ = window_spans(final, n_steps)
+    edges = np.append(starts, n_steps) - 0.5
     ax = _axes(ax)
     limit = np.abs(states).max()
-    image = ax.imshow(
+    image = ax.pcolormesh(
+        edges,
+        np.arange(states.shape[1] + 1) - 0.5,
         states.T,
-        aspect="auto",
         cmap="RdBu_r",
         vmin=-limit,
         vmax=limit,
-        interpolation="nearest",
     )
+    ax.set_ylim(states.shape[1] - 0.5, -0.5)  # unit 0 on top, as imshow draws it
     ax.figure.colorbar(image, ax=ax, label="state value")
     _steps_axis(ax)
     ax.set_ylabel("state unit")
@@ -151,13 +223,31 @@ def plot_hidden_states(estimator, sequence, *, ax=None):
     return ax
 
 
+def _stages_read(frontend, lengths, fractions):
+    """Per sequence and fraction, the last stage that has read at most that share.
+
+    Stage ``k`` has read input steps ``[0, min(k * s + w, T))`` (see
+    :func:`window_spans`); for fraction ``f`` it is the last one ending
+    within the first ``ceil(f * T)`` steps, or the first stage when even it
+    reads more. Returns an int array of shape ``(n_samples, len(fractions))``.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n_read = timestep_indices(fractions, torch.as_tensor(lengths)).numpy() + 1
+    last = -(-lengths[:, None] // frontend.stride) - 1
+    stage = np.clip((n_read - frontend.window) // frontend.stride, 0, None)
+    return np.where(n_read >= lengths[:, None], last, np.minimum(stage, last))
+
+
 def early_scores(estimator, X, y, fractions=DEFAULT_FRACTIONS):
     """Score of the predictions made from the first part of each sequence.
 
     Computed from one ``staged_predict`` pass: the prediction for fraction
     ``f`` of a sequence of length ``T`` is the one made after its first
-    ``ceil(f * T)`` steps (with a front-end, after ``ceil(f * W)`` of its
-    ``W`` windows; a convolution window reads up to half a window ahead).
+    ``ceil(f * T)`` input steps. With a front-end the stages are windows
+    (:func:`window_spans`): it is the last window that ends within those
+    steps, or the first window when a share is shorter than one window (that
+    prediction has read ``frontend_window`` steps). ``f = 1`` is always the
+    prediction from the whole sequence.
 
     Parameters
     ----------
@@ -181,14 +271,11 @@ def early_scores(estimator, X, y, fractions=DEFAULT_FRACTIONS):
         raise ValueError(f"fractions must be shares in (0, 1]; got {fractions}.")
     final, Xt = _final_step(estimator, X)
     staged = np.stack(list(final.staged_predict(Xt)))
-    lengths = torch.as_tensor(check_sequences(Xt)[1])
-    # With a front-end the stages are windows: count them, not input steps.
-    lengths = final.net_.module_.frontend.output_lengths(lengths)
-    steps = timestep_indices(fractions, lengths).numpy()
+    stages = _stages_read(_frontend(final), check_sequences(Xt)[1], fractions)
     score = accuracy_score if is_classifier(final) else r2_score
-    samples = np.arange(len(steps))
+    samples = np.arange(len(stages))
     return np.array(
-        [score(y, staged[steps[:, j], samples]) for j in range(len(fractions))]
+        [score(y, staged[stages[:, j], samples]) for j in range(len(fractions))]
     )
 
 

@@ -23,6 +23,7 @@ from skhidden.plotting import (
     plot_early_classification,
     plot_hidden_states,
     plot_strategy_comparison,
+    window_spans,
 )
 
 matplotlib = pytest.importorskip("matplotlib")
@@ -95,8 +96,105 @@ def test_plot_attention_needs_attention(ragged):
 def test_plot_hidden_states_shows_the_states(attention_model, ragged):
     sequence = ragged[0][2]
     ax = plot_hidden_states(attention_model, sequence)
-    image = ax.images[0].get_array()
+    image = ax.collections[0].get_array()
     np.testing.assert_allclose(image, attention_model.hidden_states([sequence])[0].T)
+
+
+# ------------------------------------------------------------- front-ends
+FRONTENDS = ["none", "patch", "conv", "resnet"]
+LONG = dict(TINY, frontend_window=4, max_epochs=2)
+
+
+@pytest.fixture(scope="module")
+def long_ragged():
+    # 13-30 steps: several windows of 4, and lengths that are no multiple of
+    # the stride, so the last window is cut short by the sequence's end.
+    return make_sequences(n=24, n_steps=30, ragged=True, seed=5)
+
+
+@pytest.fixture(scope="module", params=FRONTENDS)
+def windowed_model(request, long_ragged):
+    params = {**LONG, "frontend": request.param}
+    return HiddenStateClassifier(aggregation=("attention", "mean"), **params).fit(
+        *long_ragged
+    )
+
+
+@pytest.mark.parametrize(
+    "frontend, starts, stops",
+    [
+        ("none", range(7), range(1, 8)),
+        ("patch", [0, 4], [4, 7]),
+        ("conv", [0, 2, 4, 6], [4, 6, 7, 7]),
+        ("resnet", [0, 2, 4, 6], [4, 6, 7, 7]),
+    ],
+)
+def test_window_spans_cover_the_steps_each_window_reads(
+    long_ragged, frontend, starts, stops
+):
+    clf = HiddenStateClassifier(**{**LONG, "frontend": frontend, "max_epochs": 1})
+    clf.fit(*long_ragged)
+    found = window_spans(make_pipeline(SequenceScaler(), clf).fit(*long_ragged), 7)
+    np.testing.assert_array_equal(found[0], starts)
+    np.testing.assert_array_equal(found[1], stops)
+    assert len(found[0]) == len(clf.hidden_states([np.zeros((7, 2))])[0])
+
+
+def _x_extent(bars):
+    """Leftmost and rightmost x that bar patches cover."""
+    return min(b.get_x() for b in bars), max(b.get_x() + b.get_width() for b in bars)
+
+
+def test_plot_attention_spans_the_whole_sequence(windowed_model, long_ragged):
+    sequence = long_ragged[0][1]
+    ax = plot_attention(windowed_model, sequence)
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), np.arange(len(sequence)))
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), sequence[:, 0])
+    bars = ax.figure.axes[1].patches
+    weights = windowed_model.attention_weights([sequence])[0]
+    np.testing.assert_allclose([bar.get_height() for bar in bars], weights)
+    starts, stops = window_spans(windowed_model, len(sequence))
+    np.testing.assert_allclose([bar.get_x() for bar in bars], starts - 0.5)
+    np.testing.assert_allclose([bar.get_width() for bar in bars], stops - starts)
+    left, right = _x_extent(bars)
+    assert (left, right) == (-0.5, len(sequence) - 0.5)
+    assert right - left == len(sequence)
+
+
+def test_plot_hidden_states_spans_the_whole_sequence(windowed_model, long_ragged):
+    sequence = long_ragged[0][1]
+    ax = plot_hidden_states(windowed_model, sequence)
+    mesh = ax.collections[0]
+    states = windowed_model.hidden_states([sequence])[0]
+    np.testing.assert_allclose(mesh.get_array(), states.T)
+    x_edges = mesh.get_coordinates()[0, :, 0]
+    assert len(x_edges) == len(states) + 1
+    assert x_edges[-1] - x_edges[0] == len(sequence)
+    starts, _ = window_spans(windowed_model, len(sequence))
+    np.testing.assert_allclose(x_edges[:-1], starts - 0.5)
+
+
+def test_early_scores_read_no_more_than_each_share(windowed_model, long_ragged):
+    X, y = long_ragged
+    frontend = windowed_model.net_.module_.frontend
+    fractions = (0.1, 0.3, 0.5, 0.75, 1.0)
+    lengths = np.array([len(x) for x in X])
+    stages = skhidden.plotting._stages_read(frontend, lengths, fractions)
+    for i, length in enumerate(lengths):
+        _, stops = window_spans(windowed_model, length)
+        read = stops[stages[i]]
+        allowed = np.ceil(np.array(fractions) * length)
+        # Within the share, except a share shorter than the first window.
+        assert np.all((read <= allowed) | (stages[i] == 0))
+        # The last stage that fits: the next one would read more.
+        later = np.minimum(stages[i] + 1, len(stops) - 1)
+        assert np.all((stops[later] > allowed) | (stages[i] == len(stops) - 1))
+        assert stages[i, -1] == len(stops) - 1 and read[-1] == length
+    scores = early_scores(windowed_model, X, y, fractions)
+    assert scores[-1] == pytest.approx(windowed_model.score(X, y))
+    ax = plot_early_classification({"model": windowed_model}, X, y, fractions=fractions)
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), 100 * np.array(fractions))
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), scores)
 
 
 def test_early_scores_read_each_sequence_up_to_its_fraction(attention_model, ragged):
