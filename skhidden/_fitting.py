@@ -196,7 +196,7 @@ class TrainingMixin:
         # The targets' attributes are already new: a refit that fails in
         # training must leave no old net beside them.
         vars(self).pop("net_", None)
-        with _seeded(seed, device), torch_threads():
+        with _seeded(seed, device), torch_threads(self):
             net.fit({"X": padded, "lengths": lengths}, targets)
         self.net_ = net
         self.n_features_in_ = padded.shape[2]

@@ -100,7 +100,7 @@ class InferenceMixin:
         module = self.net_.module_
         module.eval()
         result = [None] * n_samples if per_step else None
-        with torch.inference_mode(), torch_threads():
+        with torch.inference_mode(), torch_threads(self):
             for start, padded, lengths in inputs:
                 batches = SequenceBatches(
                     Dataset({"X": padded, "lengths": lengths}),

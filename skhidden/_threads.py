@@ -10,8 +10,18 @@ first time a thread runs an op, over that thread's limit. A fit could then
 run more threads than it was given, and, since torch's CPU kernels round
 differently with another thread count, give other floats.
 
+Within the budget, the count also follows the work at hand. A recurrent
+network runs one small matrix product per step and batch; below a few
+million multiply-adds a second thread saves less than it costs to wake and
+synchronise, and when another process holds a core it costs far more: the
+default model fitted on GunPoint for 20 epochs took 2.8 s with one thread
+and 4.9 s with two on a 2-core machine with one busy core (issue 15;
+``benchmarks/threads.py`` repeats the measurement).
+
 - ``thread_budget``: the threads the calling process was given.
-- ``torch_threads``: run torch within that budget, then restore its count.
+- ``step_work``: multiply-adds of one recurrent step of one batch.
+- ``torch_threads``: run torch within the budget, on one thread for small
+  work, then restore its count.
 """
 
 import os
@@ -22,7 +32,14 @@ import torch
 from joblib import cpu_count
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["thread_budget", "torch_threads"]
+__all__ = ["SMALL_WORK", "step_work", "thread_budget", "torch_threads"]
+
+#: Work per step (``step_work``) below which torch runs on one thread. The
+#: default model (GRU, 64 units, batches of 32) does about 4e5; a GRU of 256
+#: units on batches of 32 about 6e6.
+SMALL_WORK = 2**22
+
+_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
 @lru_cache(maxsize=1)
@@ -68,17 +85,54 @@ def thread_budget():
     return max(1, min(limits))
 
 
+def step_work(estimator):
+    """Multiply-adds of one recurrent step of one batch, the size of torch's ops.
+
+    ``batch_size * gates * hidden_size ** 2`` per layer and direction: the
+    recurrent matrix product every step runs, whose size decides whether
+    threads can help (the front-end's convolutions are of the same order).
+
+    Parameters
+    ----------
+    estimator : skhidden estimator
+        Read for ``batch_size``, ``cell``, ``hidden_size``, ``num_layers``
+        and ``bidirectional``.
+
+    Returns
+    -------
+    work : int
+    """
+    params = estimator.get_params(deep=False)
+    directions = 2 if params["bidirectional"] else 1
+    return (
+        int(params["batch_size"])
+        * _GATES.get(params["cell"], 4)
+        * int(params["hidden_size"]) ** 2
+        * int(params["num_layers"])
+        * directions
+    )
+
+
 @contextmanager
-def torch_threads():
+def torch_threads(estimator=None):
     """Run torch with at most :func:`thread_budget` threads, then restore.
 
     torch's thread count is only ever lowered: a count the user set below
     the budget with ``torch.set_num_threads`` is kept. It is set explicitly
     for the duration, so that a fit runs with the same count, and gives the
     same floats, in any process or thread with the same budget.
+
+    Parameters
+    ----------
+    estimator : skhidden estimator, default=None
+        The model about to train or predict: when its :func:`step_work` is
+        below ``SMALL_WORK``, torch runs on one thread. None: the budget.
     """
     previous = torch.get_num_threads()
-    torch.set_num_threads(min(previous, thread_budget()))
+    threads = thread_budget()
+    if estimator is not None and step_work(estimator) < SMALL_WORK:
+        threads = 1
+    torch.set_num_threads(min(previous, threads))
     try:
         yield
     finally:

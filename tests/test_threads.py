@@ -20,7 +20,7 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from threadpoolctl import threadpool_limits
 
 from skhidden import HiddenStateClassifier, _threads
-from skhidden._threads import thread_budget, torch_threads
+from skhidden._threads import step_work, thread_budget, torch_threads
 
 
 @pytest.fixture
@@ -132,11 +132,58 @@ def test_fit_follows_threadpool_limits_in_any_thread(restore_torch_threads, sequ
     assert trained_threads(est) == {1}
 
 
-def test_single_process_default_keeps_torchs_threads(restore_torch_threads, sequences):
+def test_a_small_model_trains_and_predicts_on_one_thread(
+    restore_torch_threads, sequences
+):
+    torch.set_num_threads(2)
     X, y = sequences
-    expected = min(torch.get_num_threads(), thread_budget())
     est = HiddenStateClassifier(hidden_size=4, max_epochs=1, callbacks=[ThreadProbe()])
-    assert trained_threads(est.fit(X, y)) == {expected}
+    assert trained_threads(est.fit(X, y)) == {1}
+    seen = est._stream(
+        X, lambda module, Xb, lengths: torch.full((len(Xb),), torch.get_num_threads())
+    )
+    assert set(seen) == {1}
+    assert torch.get_num_threads() == 2
+
+
+def test_a_large_model_keeps_torchs_threads_within_the_budget(
+    restore_torch_threads, sequences
+):
+    torch.set_num_threads(2)
+    X, y = sequences
+    est = HiddenStateClassifier(
+        hidden_size=256, batch_size=64, max_epochs=1, callbacks=[ThreadProbe()]
+    )
+    assert step_work(est) >= _threads.SMALL_WORK
+    assert trained_threads(est.fit(X, y)) == {min(2, thread_budget())}
+
+
+@pytest.mark.parametrize(
+    "params, work",
+    [
+        ({}, 32 * 3 * 64**2),  # the defaults: GRU, 64 units, batches of 32
+        ({"cell": "lstm", "hidden_size": 16, "batch_size": 8}, 8 * 4 * 16**2),
+        ({"cell": "rnn", "num_layers": 2, "bidirectional": True}, 32 * 64**2 * 4),
+    ],
+)
+def test_step_work_counts_the_recurrent_product(params, work):
+    assert step_work(HiddenStateClassifier(**params)) == work
+    assert step_work(HiddenStateClassifier()) < _threads.SMALL_WORK
+
+
+def test_torch_threads_uses_one_thread_for_small_work_only(
+    monkeypatch, restore_torch_threads
+):
+    torch.set_num_threads(2)
+    monkeypatch.setattr(_threads, "thread_budget", lambda: 2)
+    with torch_threads(HiddenStateClassifier()):
+        assert torch.get_num_threads() == 1
+    with torch_threads(HiddenStateClassifier(hidden_size=512)):
+        assert torch.get_num_threads() == 2
+    monkeypatch.setattr(_threads, "thread_budget", lambda: 1)
+    with torch_threads(HiddenStateClassifier(hidden_size=512)):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
 
 
 # ------------------------------------------------------ loky, n_jobs=2
