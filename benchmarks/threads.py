@@ -121,7 +121,9 @@ def run(quick=False, epochs=None, repeats=None, log=print):
                     for setting in order:
                         seconds = fit_seconds(params, setting, X, y, epochs)
                         times[model, setting].append(seconds)
-                        log(f"{neighbour:15s} {model:25s} {setting:9s} {seconds:6.2f} s")
+                        log(
+                            f"{neighbour:15s} {model:25s} {setting:9s} {seconds:6.2f} s"
+                        )
         for (model, setting), values in times.items():
             rows.append(
                 {
@@ -134,13 +136,19 @@ def run(quick=False, epochs=None, repeats=None, log=print):
                     "repeats": len(values),
                 }
             )
-    return rows, env, {"epochs": epochs, "repeats": repeats, "n": len(X),
-                       "steps": np.shape(X)[1]}
+    return (
+        rows,
+        env,
+        {"epochs": epochs, "repeats": repeats, "n": len(X), "steps": np.shape(X)[1]},
+    )
 
 
 def _ratio_rows(rows):
     """Per model and neighbour: 2 threads / 1 thread and auto / 1 thread."""
-    by = {(r["model"], r["neighbour"], r["torch threads"]): r["fit s (median)"] for r in rows}
+    by = {
+        (r["model"], r["neighbour"], r["torch threads"]): r["fit s (median)"]
+        for r in rows
+    }
     out = []
     for model in MODELS:
         for neighbour in NEIGHBOURS:
@@ -163,11 +171,13 @@ def markdown(rows, env, settings, load_before):
         "",
         "`python benchmarks/threads.py`: GunPoint train split "
         f"({settings['n']} series of {settings['steps']} steps), "
-        f"{settings['epochs']} epochs per fit, {settings['repeats']} interleaved repeats, "
-        "medians. `auto` is skhidden's own choice (one thread for models whose "
+        f"{settings['epochs']} epochs per fit, "
+        f"{settings['repeats']} interleaved repeats, medians. `auto` is "
+        "skhidden's own choice (one thread for models whose "
         "`step_work` is below `SMALL_WORK`, both models here).",
         "",
-        f"Machine: {machine_line(env)}. 1-minute load before the run: {load_before:.2f}.",
+        f"Machine: {machine_line(env)}. "
+        f"1-minute load before the run: {load_before:.2f}.",
         "",
     ]
     if not quiet:
@@ -204,8 +214,12 @@ def plot(rows, path):
                 )
                 for neighbour in NEIGHBOURS
             ]
-            ax.bar(np.arange(len(NEIGHBOURS)) + (i - 1) * width, values, width,
-                   label=setting)
+            ax.bar(
+                np.arange(len(NEIGHBOURS)) + (i - 1) * width,
+                values,
+                width,
+                label=setting,
+            )
         ax.set_xticks(np.arange(len(NEIGHBOURS)), NEIGHBOURS)
         ax.set_title(model)
         ax.set_ylabel("fit time (s, median)")
@@ -228,9 +242,13 @@ def main(argv=None):
 
     # Under a budget of 1 (one CPU, OMP_NUM_THREADS=1) "2 threads" would be 1.
     if thread_budget() < 2:
-        sys.exit("threads.py needs a thread budget of 2: 2 CPUs, OMP_NUM_THREADS unset.")
+        sys.exit(
+            "threads.py needs a thread budget of 2: 2 CPUs, OMP_NUM_THREADS unset."
+        )
     load_before = os.getloadavg()[0]
-    rows, env, settings = run(quick=args.quick, epochs=args.epochs, repeats=args.repeats)
+    rows, env, settings = run(
+        quick=args.quick, epochs=args.epochs, repeats=args.repeats
+    )
     os.makedirs(args.output, exist_ok=True)
     text = markdown(rows, env, settings, load_before)
     with open(os.path.join(args.output, "threads.md"), "w") as f:

@@ -45,26 +45,9 @@ SCALER_FAILURES = {
 }
 
 
-# Predictions are float32 network outputs returned as float64. With two torch
-# threads, a batch of another size splits the work differently and rounds a
-# few float32 ulps apart (measured in CI: at most 2.4e-7 absolute, 1 or 2 of
-# 20-60 values), above the check's float64 tolerance of 1e-7; with one thread
-# it passes. Batch invariance is tested to 1e-5 in test_estimators and
-# test_frontends.
-PREDICTOR_FAILURES = {
-    **EXPECTED_FAILURES,
-    "check_methods_subset_invariance": (
-        "float32 outputs round a few ulps apart across batch sizes with two "
-        "threads (<= 2.4e-7), above the check's float64 rtol of 1e-7"
-    ),
-}
-
-
 def expected_failures(estimator):
     if isinstance(estimator, SequenceScaler):
         return SCALER_FAILURES
-    if isinstance(estimator, (HiddenStateClassifier, HiddenStateRegressor)):
-        return PREDICTOR_FAILURES
     return EXPECTED_FAILURES
 
 
