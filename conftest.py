@@ -9,8 +9,8 @@ documentation pages the same way. A Python block is a
 ``.. code-block:: python`` (or ``py``, ``python3``; ``.. code::`` and
 ``.. sourcecode::`` alike), a ``.. code-block::`` without a language, and a
 bare ``::`` literal block (Sphinx highlights both as Python); a block in any
-other language (``bash``, ``text``, ``none``, ``pycon``) is not run. An rst comment on the lines just
-above a block changes what happens to it::
+other language (``bash``, ``text``, ``none``, ``pycon``) is not run. An rst
+comment on the lines just above a block changes what happens to it::
 
     .. notest
 
@@ -56,7 +56,9 @@ collect_ignore_glob = [
 ]
 
 _PYTHON = {"", "python", "py", "python3"}
-_DIRECTIVE = re.compile(r"^(?P<indent> *)\.\. (?:code-block|code|sourcecode)::[ \t]*(?P<lang>\S*)[ \t]*$")
+_DIRECTIVE = re.compile(
+    r"^(?P<indent> *)\.\. (?:code-block|code|sourcecode)::[ \t]*(?P<lang>\S*)[ \t]*$"
+)
 _EXPLICIT = re.compile(r"^ *\.\. ")
 _COMMENT = re.compile(r"^ *\.\. (?P<word>notest|continuation)[ \t]*$")
 
@@ -74,7 +76,11 @@ def _body(lines, start, indent, allow_options):
     """
     i = start
     if allow_options:
-        while i < len(lines) and lines[i].strip().startswith(":") and _indent(lines[i]) > indent:
+        while (
+            i < len(lines)
+            and lines[i].strip().startswith(":")
+            and _indent(lines[i]) > indent
+        ):
             i += 1
     end = i
     while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) > indent):
@@ -91,7 +97,7 @@ def _body(lines, start, indent, allow_options):
 
 
 def _marker(lines, index):
-    """``notest``, ``continuation`` or None: the rst comment just above line ``index``."""
+    """``notest``, ``continuation`` or None: the comment just above ``lines[index]``."""
     i = index - 1
     while i >= 0 and not lines[i].strip():
         i -= 1
@@ -108,9 +114,7 @@ def extract_blocks(text):
         line = lines[i]
         directive = _DIRECTIVE.match(line)
         literal = (
-            not directive
-            and not _EXPLICIT.match(line)
-            and line.rstrip().endswith("::")
+            not directive and not _EXPLICIT.match(line) and line.rstrip().endswith("::")
         )
         if not (directive or literal):
             i += 1
@@ -181,8 +185,11 @@ class RstBlock(pytest.Item):
         tb = excinfo.tb
         while tb is not None and tb.tb_frame.f_code.co_filename != str(self.path):
             tb = tb.tb_next
-        lines = traceback.format_exception(excinfo.type, excinfo.value, tb or excinfo.tb)
-        return f"{self.path}:{self.first_line}: the code block failed\n" + "".join(lines)
+        lines = traceback.format_exception(
+            excinfo.type, excinfo.value, tb or excinfo.tb
+        )
+        header = f"{self.path}:{self.first_line}: the code block failed\n"
+        return header + "".join(lines)
 
     def reportinfo(self):
         return self.path, self.first_line - 1, f"{self.path.name}, block at {self.name}"

@@ -50,7 +50,7 @@ A paragraph ending in a literal block::
 
   .. code-block:: python
 
-     assert c == 3                        # continues the block above the notest one
+     assert c == 3    # continues the block above the notest one
 
 .. autosummary::
    :toctree: generated/
@@ -69,7 +69,11 @@ def test_python_blocks_and_their_markers_are_found(collector):
         (7, "a = 1\n\nb = a + 1\n", None),
         (17, "c = 3\n", None),
         (23, 'raise RuntimeError("never run")\n', "notest"),
-        (31, "assert c == 3                        # continues the block above the notest one\n", "continuation"),
+        (
+            31,
+            "assert c == 3    # continues the block above the notest one\n",
+            "continuation",
+        ),
     ]
 
 
@@ -121,7 +125,8 @@ def test_blocks_run_in_order_in_empty_directories(pytester):
 def test_a_continuation_without_a_block_before_it_is_an_error(pytester):
     pytester.makeconftest(ROOT_CONFTEST.read_text())
     docs = pytester.mkdir("docs")
-    (docs / "page.rst").write_text(".. continuation\n\n.. code-block:: python\n\n   x = 1\n")
+    page = ".. continuation\n\n.. code-block:: python\n\n   x = 1\n"
+    (docs / "page.rst").write_text(page)
     result = pytester.runpytest("-p", "no:cacheprovider", "docs")
     result.stdout.fnmatch_lines(["*continues no block before it*"])
     assert result.ret != 0
