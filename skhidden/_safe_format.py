@@ -367,7 +367,14 @@ def write(path, description, tensors):
     safetensors = _safetensors()
     text = json.dumps(description)
     metadata = {_DESCRIPTION_KEY: text, _CHECKSUM_KEY: _checksum(text, tensors)}
-    safetensors.torch.save_file(tensors, str(path), metadata=metadata)
+    # Serialised in memory and written through open(), not save_file: the
+    # file then gets the mode the user's umask gives (0o666 & ~umask), as any
+    # file a program writes does; safetensors' save_file creates it 0600
+    # whatever the umask. No umask is read or changed, so no race with
+    # other threads. An existing file is overwritten and keeps its mode.
+    data = safetensors.torch.save(tensors, metadata=metadata)
+    with open(path, "wb") as file:
+        file.write(data)
 
 
 def read(path):

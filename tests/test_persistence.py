@@ -346,6 +346,40 @@ def _rewrite(path, out, edit_description=None, edit_tensors=None):
     return out
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002], ids=oct)
+def test_saved_files_get_the_mode_the_umask_gives(saved, umask, tmp_path):
+    """As open() would: 0o666 & ~umask (safetensors' save_file writes 0600)."""
+    estimator, _, X = saved
+    pipe = make_pipeline(SequenceScaler(), HiddenStateTransformer(**TINY))
+    pipe.fit(X)
+    old = os.umask(umask)
+    try:
+        estimator.save(tmp_path / "model.skhidden")
+        skhidden.save(estimator, tmp_path / "via_save.skhidden")
+        skhidden.save(pipe, tmp_path / "pipe.skhidden")
+    finally:
+        os.umask(old)
+    for name in ["model.skhidden", "via_save.skhidden", "pipe.skhidden"]:
+        path = tmp_path / name
+        assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~umask), name
+    np.testing.assert_array_equal(
+        skhidden.load(tmp_path / "model.skhidden").predict(X), estimator.predict(X)
+    )
+    np.testing.assert_array_equal(
+        skhidden.load(tmp_path / "pipe.skhidden").transform(X), pipe.transform(X)
+    )
+
+
+def test_saving_over_a_file_keeps_its_mode(saved, tmp_path):
+    estimator, _, X = saved
+    path = tmp_path / "model.skhidden"
+    path.write_bytes(b"old contents, longer than nothing")
+    path.chmod(0o640)
+    estimator.save(path)
+    assert path.stat().st_mode & 0o777 == 0o640
+    np.testing.assert_array_equal(skhidden.load(path).predict(X), estimator.predict(X))
+
+
 def test_file_holds_a_readable_description_and_versions(saved):
     estimator, path, _ = saved
     description, tensors = _read(path)
