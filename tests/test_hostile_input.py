@@ -481,13 +481,35 @@ def test_random_arrays_at_predict_match_the_layout_rules(fitted, A):
     _same_or_overflow(classifier.predict_proba, A, _canonical(expected))
 
 
-def test_values_that_overflow_inside_the_network_are_refused():
+def test_outputs_that_overflow_inside_the_network_are_refused(monkeypatch):
+    # Every scaling now reads values near float32's limit (below); the guard
+    # that names a sequence whose outputs are not finite stays, for networks
+    # (e.g. user callbacks or optimizers) that produce them anyway.
     X, y = _train_data(1)
-    classifier = HiddenStateClassifier(scaling="sequence", **TINY).fit(X, y)
-    huge = np.r_[X[:1], np.full((1, 5, 1), 3e38, np.float32)]
+    classifier = HiddenStateClassifier(**TINY).fit(X, y)
+    module = classifier.net_.module_
+    forward, hidden_states = module.forward, module.hidden_states
+
+    def overflowing(method):
+        def call(X, lengths):
+            out = method(X, lengths).clone()
+            out[1] = float("inf")
+            return out
+        return call
+
+    monkeypatch.setattr(module, "forward", overflowing(forward))
+    monkeypatch.setattr(module, "hidden_states", overflowing(hidden_states))
     for call in (classifier.predict_proba, classifier.hidden_states):
         with pytest.raises(ValueError, match=r"X\[1\] overflows float32"):
-            call(huge)
+            call(X[:2])
+
+
+@pytest.mark.parametrize("scaling", ["feature", "sequence", "feature_running"])
+def test_scalings_read_values_near_float32s_limit(scaling):
+    X, y = _train_data(1)
+    classifier = HiddenStateClassifier(scaling=scaling, **TINY).fit(X, y)
+    huge = np.r_[X[:1], np.full((1, 5, 1), 3e38, np.float32), -np.full((1, 5, 1), 3e38, np.float32)]
+    assert np.isfinite(classifier.predict_proba(huge)).all()
 
 
 @cases("fit_input")

@@ -69,32 +69,43 @@ class InputScaling(nn.Module):
         self.register_buffer("mean", mean.to(torch.float32))
         self.register_buffer("scale", scale.to(torch.float32))
 
+    def _standardised(self, X):
+        """``(X - mean) / scale``, computed so that it cannot overflow.
+
+        Both terms are finite however large the (float32) values are, where
+        ``X - mean`` overflows for steps of opposite sign near float32's limit.
+        """
+        return X / self.scale - self.mean / self.scale
+
     def forward(self, X, lengths):
         if self.mode == "none":
             return X
         mask = valid_mask(lengths, X.shape[1]).unsqueeze(-1).to(X.dtype)
         if self.mode == "feature":
-            return (X - self.mean) / self.scale * mask
+            return self._standardised(X) * mask
         if self.mode == "feature_running":
             return self._feature_running(X, mask)
-        counts = lengths.view(-1, 1, 1).to(X.dtype)
-        mean = (X * mask).sum(dim=1, keepdim=True) / counts
-        centred = (X - mean) * mask
+        # Per-sequence sums in float64: float32 sums overflow near its limit.
+        X64, mask64 = X.double(), mask.double()
+        counts = lengths.view(-1, 1, 1).double()
+        mean = (X64 * mask64).sum(dim=1, keepdim=True) / counts
+        centred = (X64 - mean) * mask64
         std = torch.sqrt((centred**2).sum(dim=1, keepdim=True) / counts)
         # A constant sequence stays all zeros instead of dividing by zero.
-        shape = centred / torch.where(std > 1e-6, std, torch.ones_like(std))
+        shape = (centred / torch.where(std > 1e-6, std, torch.ones_like(std))).to(X.dtype)
         if self.mode == "sequence":
             return shape
         if self.mode == "feature_sequence":
-            return torch.cat([(X - self.mean) / self.scale * mask, shape], dim=-1)
-        level = (mean - self.mean) / self.scale
-        spread = torch.log((std + 1e-6 * self.scale) / self.scale)
-        constant = torch.cat([level, spread], dim=-1).expand(-1, X.shape[1], -1)
+            return torch.cat([self._standardised(X) * mask, shape], dim=-1)
+        training_mean, training_scale = self.mean.double(), self.scale.double()
+        level = (mean - training_mean) / training_scale
+        spread = torch.log((std + 1e-6 * training_scale) / training_scale)
+        constant = torch.cat([level, spread], dim=-1).to(X.dtype).expand(-1, X.shape[1], -1)
         return torch.cat([shape, constant * mask], dim=-1)
 
     def _feature_running(self, X, mask):
         """The feature view and the expanding-window standardised view."""
-        feature = (X - self.mean) / self.scale * mask
+        feature = self._standardised(X) * mask
         # Running sums in float64 of the steps' offsets from the first step:
         # E[x^2] - E[x]^2 then loses no precision to a sequence's level.
         offset = (feature - feature[:, :1]).double() * mask.double()

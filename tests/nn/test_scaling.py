@@ -7,7 +7,7 @@ from conftest import make_sequences
 
 from skhidden import HiddenStateClassifier, SequenceScaler
 from skhidden.nn import HiddenStateNetwork
-from skhidden.nn.scaling import InputScaling
+from skhidden.nn.scaling import SCALINGS, InputScaling
 
 
 def test_feature_scaling_uses_the_given_statistics_and_zeroes_padding():
@@ -128,3 +128,17 @@ def test_scaled_models_ignore_the_input_units(scaling):
     small = HiddenStateClassifier(**params).fit(X, y).predict_proba(X)
     large = HiddenStateClassifier(**params).fit(X * 1000.0 + 5.0, y).predict_proba(X * 1000.0 + 5.0)
     np.testing.assert_allclose(small, large, atol=1e-4)
+
+
+@pytest.mark.parametrize("mode", SCALINGS)
+def test_values_near_float32s_limit_of_opposite_signs_scale_to_finite_values(mode):
+    # X - mean overflows float32 here (found by tests/test_hostile_input.py).
+    X = torch.tensor([[-3.4e38, 1.13e38, 1.13e38, 1.13e38], [1.13e38, 1.13e38, 1.0, 1.0]])
+    X = X.unsqueeze(-1)
+    lengths = torch.tensor([4, 2])
+    scaling = InputScaling(1, mode, mean=[4.5e37], scale=[1.5e38])
+    out = scaling(X, lengths)
+    assert torch.isfinite(out).all()
+    if mode == "feature":
+        expected = (X.double() - 4.5e37) / 1.5e38 * torch.tensor([[1.0] * 4, [1, 1, 0, 0]]).unsqueeze(-1)
+        torch.testing.assert_close(out, expected.float())
