@@ -200,6 +200,9 @@ def summarise(rows, half, methods):
             "seeds": max(table[(m, d)]["seeds"] for d in sets),
             "mean accuracy": statistics.mean(ours),
             "MiniRocket mean": statistics.mean(theirs),
+            "default on these sets": (
+                statistics.mean(table[(DEFAULT, d)]["accuracy"] for d in sets)
+                if all((DEFAULT, d) in table for d in sets) else ""),
             "gap (points)": 100 * (statistics.mean(ours) - statistics.mean(theirs)),
             "wins/ties/losses": "%d/%d/%d" % (
                 sum(a > b + 1e-9 for a, b in zip(ours, theirs)),
@@ -268,6 +271,12 @@ def write_report(rows, env, output):
         "they are by skhidden. Accuracy is the mean over the seeds run; fit times are "
         "wall-clock seconds on the machine below.\n",
         f"Machine: {machine_line(env)}, load {env['load_1min']} at the report.\n",
+        "Settings are compared at seed 0, one torch thread per process, two panel "
+        "processes at a time on the 2 cores; the experimental settings (each one "
+        "row, named by what differs from the default) often ran beside a third "
+        "process or the test suite, so their fit times read up to about 3x high. "
+        "A setting stopped early covers the sets it reached: compare its means "
+        "with the default's on those sets, not on the whole half.\n",
     ]
     for half in ("tuning", "confirmation"):
         per_set, summary = summarise(rows, half, methods)
