@@ -36,3 +36,18 @@ def sequences():
 @pytest.fixture(scope="module")
 def ragged_sequences():
     return make_sequences(ragged=True)
+
+
+@pytest.fixture
+def forbid_unpickling(monkeypatch):
+    """Make every unpickling entry point (pickle, torch, joblib) fail the test."""
+    import pickle
+
+    import joblib
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("loading must not unpickle")
+
+    for module, name in [(pickle, "load"), (pickle, "loads"), (torch, "load"), (joblib, "load")]:
+        monkeypatch.setattr(module, name, forbidden)
+    monkeypatch.setattr(pickle, "Unpickler", forbidden)
