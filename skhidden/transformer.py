@@ -6,6 +6,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseHiddenState
+from ._docstrings import fill_parameters
 from ._registry import register_estimator
 from ._targets import encode_labels, prepare_regression_targets
 from .nn.losses import NextStepLoss
@@ -14,6 +15,14 @@ __all__ = ["HiddenStateTransformer"]
 
 
 @register_estimator
+@fill_parameters(
+    {
+        "timesteps": """
+            Steps read by ``aggregation="timesteps"``; their states are
+            concatenated. None means ``(0.25, 0.5, 0.75, 1.0)``.
+        """
+    }
+)
 class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
     """Turn sequences into fixed-size features: their aggregated hidden states.
 
@@ -29,96 +38,7 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
 
     Parameters
     ----------
-    cell : {"rnn", "lstm", "gru"}, default="gru"
-        Recurrent cell.
-    hidden_size : int, default=64
-        Hidden units per direction.
-    num_layers : int, default=1
-        Stacked recurrent layers.
-    bidirectional : bool, default=False
-        Also read each sequence backwards from its own last step.
-    dropout : float, default=0.0
-        Dropout between layers and before the heads.
-    aggregation : str or tuple of str, default="max"
-        ``"last"``, ``"mean"``, ``"max"``, ``"attention"``, ``"timesteps"``,
-        or a tuple of pooled strategies, concatenated.
-    timesteps : list of int or float, default=None
-        Steps read by ``aggregation="timesteps"``; their states are
-        concatenated. None means ``(0.25, 0.5, 0.75, 1.0)``.
-    layers : {"last", "all"}, default="last"
-        Aggregate the top layer's states, or all layers' concatenated.
-    states : {"recurrent", "both"}, default="recurrent"
-        What the aggregation reads at each step: the recurrent states, or the
-        recurrent states with the front-end's features of the same step
-        concatenated after them (``"both"``, as LSTM-FCN joins its recurrent
-        and convolutional branches). ``hidden_states`` returns what it reads.
-    n_networks : int, default=1
-        Networks trained side by side from independent initialisations, on
-        the same batches, each on its own loss; predictions average their
-        heads' outputs (an ensemble, as InceptionTime's five networks).
-        ``hidden_states`` and features concatenate the members', attention
-        weights average theirs. Fit time grows about linearly.
-    frontend : {"none", "patch", "conv", "resnet"}, default="resnet"
-        How input steps become recurrent steps: the raw steps, windows of
-        ``frontend_window`` steps flattened (``"patch"``), or a strided 1-D
-        convolution with kernel ``frontend_window`` and stride half of it
-        (``"conv"``), or that convolution with batch normalisation followed
-        by two residual blocks of causal convolutions over the windows
-        (``"resnet"``; window t still reads only input steps up to its own
-        end). With a front-end every state, ``timesteps`` index,
-        staged prediction and attention weight refers to a window.
-    frontend_window : int, default=8
-        Window (patch) or kernel (conv, resnet) size, in input steps.
-    scaling : {"none", "feature", "sequence", "sequence_level", "feature_sequence", \
-            "feature_running"}, default="feature"
-        Input standardisation inside the network: each feature with its mean
-        and deviation over all valid training steps (``"feature"``), each
-        sequence over its own valid steps (``"sequence"``, removes amplitude
-        differences between sequences), that plus each sequence's level and
-        log-spread per feature as two extra constant features
-        (``"sequence_level"``: shape read scale-free, amplitude still
-        known), the ``"feature"`` and ``"sequence"`` views side by side
-        (``"feature_sequence"``), or the ``"feature"`` view beside each step
-        standardised by its sequence's steps so far (``"feature_running"``:
-        scale-free shape, still causal), or none. The per-sequence modes
-        other than ``"feature_running"`` read whole sequences, so staged
-        outputs refuse them.
-    max_epochs : int, default=100
-        Training epochs.
-    batch_size : int, default=32
-        Sequences per batch.
-    crop : float in (0, 1], default=1.0
-        Training augmentation (window slicing): below 1, every epoch each
-        training sequence is read as a random contiguous window of
-        ``ceil(crop * length)`` of its steps; prediction reads whole
-        sequences.
-    lr : float, default=0.005
-        Learning rate.
-    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
-            default="adam"
-        Optimizer.
-    weight_decay : float, default=0.0
-        Weight decay passed to the optimizer.
-    lr_schedule : {"constant", "cosine"}, default="constant"
-        Learning rate over the epochs: constant, or cosine annealing from
-        ``lr`` to zero at ``max_epochs``.
-    clip_grad_norm : float or None, default=1.0
-        Maximum gradient norm; None turns clipping off.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction``, stop after ``patience`` epochs
-        without improvement and keep the best weights.
-    validation_fraction : float, default=0.1
-        Share of the data held out for early stopping.
-    patience : int, default=10
-        Epochs without improvement before early stopping.
-    device : str or torch.device, default="auto"
-        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling and dropout.
-    verbose : int, default=0
-        1 prints a table with one line per epoch.
-    callbacks : list of skorch callbacks, default=None
-        Extra skorch callbacks (or ``(name, callback)`` pairs).
+    %(shared_parameters)s
 
     Attributes
     ----------
