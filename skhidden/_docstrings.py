@@ -121,7 +121,8 @@ SHARED_PARAMETERS = [
     ),
     (
         "scaling",
-        '{"none", "feature", "sequence", "sequence_level", "feature_sequence", "feature_running"}',
+        '{"none", "feature", "sequence", "sequence_level", "feature_sequence", '
+        '"feature_running"}',
         """\
         Input standardisation inside the network: each feature with its mean
         and deviation over all valid training steps (``"feature"``), each
@@ -275,13 +276,15 @@ def fill_parameters(descriptions=None):
 
     def decorate(cls):
         if cls.__doc__ is None or MARKER not in cls.__doc__:
-            raise ValueError(f"{cls.__name__}'s docstring has no {MARKER.strip()!r} line.")
+            raise ValueError(
+                f"{cls.__name__}'s docstring has no {MARKER.strip()!r} line."
+            )
         signature = inspect.signature(cls.__init__).parameters
         entries = []
         for name, kind, description in SHARED_PARAMETERS:
             if name in descriptions:
-                description = textwrap.indent(textwrap.dedent(descriptions[name]).strip(), " " * 8)
-                description += "\n"
+                text = textwrap.dedent(descriptions[name]).strip()
+                description = textwrap.indent(text, " " * 8) + "\n"
             default = _default(signature[name].default)
             entries.append(f"    {name} : {kind}, default={default}\n{description}")
         cls.__doc__ = cls.__doc__.replace(MARKER, "".join(entries))
