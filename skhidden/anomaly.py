@@ -56,13 +56,12 @@ def _segments(padded, lengths, segment_length):
     return pieces
 
 
-def _state_statistics(moments, n_states):
+def _state_statistics(total, n_states):
     """Mean and inverse covariance of the states from summed moments.
 
-    ``moments`` holds per-sequence sums (see ``nn.scoring.state_moments``);
-    ``n_states`` is the number of states they sum over.
+    ``total`` holds the sums ``nn.scoring.state_moments`` gives, over all
+    training batches; ``n_states`` is the number of states they sum over.
     """
-    total = moments.astype(np.float64).sum(axis=0)
     size = int(round((np.sqrt(1 + 4 * total.size) - 1) / 2))
     mean = total[:size] / n_states
     covariance = total[size:].reshape(size, size) / n_states - np.outer(mean, mean)
@@ -97,8 +96,9 @@ class HiddenStateAnomalyDetector(OutlierMixin, BaseHiddenState):
         How the states make a step's score. ``"forecast"``: the squared error
         of the forecast of the step from the previous state (the first step,
         or the first window's stride of steps with a front-end, is forecast by
-        no state and takes the score of the first forecast step; a sequence
-        of a single encoder step scores 0). ``"distance"``: the squared
+        no state and takes the score of the first forecast step, so only
+        those scores read a later step; a sequence of a single encoder step
+        scores 0). ``"distance"``: the squared
         Mahalanobis distance of the step's state to the training states
         (their mean and covariance, with a small ridge), divided by the state
         size. With a front-end, a window's score is measured at each input
@@ -338,18 +338,35 @@ class HiddenStateAnomalyDetector(OutlierMixin, BaseHiddenState):
         self._fit(_segments(padded, lengths, self.segment_length), None)
         X = [padded[i, :length] for i, length in enumerate(lengths)]
         if self.anomaly_score == "distance":
-            moments = self._stream(X, state_moments)
-            stride = self.net_.module_.frontend.stride
-            n_states = int((-(-lengths // stride)).sum())
-            self.state_mean_, self.state_precision_ = _state_statistics(
-                moments, n_states
-            )
+            self._fit_state_statistics(X, lengths)
         scores = self.score_steps(X)
         steps = np.concatenate(scores)
         self.threshold_ = float(np.quantile(steps, 1 - self.contamination))
         normality = -np.array([s.max() for s in scores], dtype=np.float64)
         self.offset_ = float(np.quantile(normality, self.contamination))
         return self
+
+    def _fit_state_statistics(self, X, lengths):
+        """Set ``state_mean_`` and ``state_precision_`` from the training states.
+
+        The moments are summed batch by batch, so memory stays bounded
+        whatever the number of sequences.
+        """
+        totals = []
+
+        def compute(module, Xb, lengths):
+            totals.append(state_moments(module, Xb, lengths).cpu())
+            return lengths[:, None].to(torch.float32)  # what _stream collects
+
+        self._stream(X, compute)
+        total = torch.stack(totals).sum(dim=0).numpy()
+        if not np.isfinite(total).all():
+            raise ValueError(
+                "The training states' moments overflow: the input values are too "
+                "large. Rescale the input, e.g. with skhidden.SequenceScaler."
+            )
+        n_states = int((-(-lengths // self.net_.module_.frontend.stride)).sum())
+        self.state_mean_, self.state_precision_ = _state_statistics(total, n_states)
 
     def score_steps(self, X):
         """Anomaly score of every input step, higher = more anomalous.

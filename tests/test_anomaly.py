@@ -11,7 +11,9 @@ import skhidden
 from skhidden import HiddenStateAnomalyDetector
 from skhidden.anomaly import _segments
 
-TINY = dict(hidden_size=8, max_epochs=2, segment_length=50, random_state=0, device="cpu")
+TINY = dict(
+    hidden_size=8, max_epochs=2, segment_length=50, random_state=0, device="cpu"
+)
 FRONTENDS = ["none", "patch", "conv", "resnet"]
 SCORES = ["forecast", "distance"]
 
@@ -42,7 +44,9 @@ def fitted():
 @pytest.mark.parametrize("score", SCORES)
 @pytest.mark.parametrize("frontend", FRONTENDS)
 def test_one_finite_score_per_input_step_for_every_layout(score, frontend):
-    detector = HiddenStateAnomalyDetector(anomaly_score=score, frontend=frontend, **TINY)
+    detector = HiddenStateAnomalyDetector(
+        anomaly_score=score, frontend=frontend, **TINY
+    )
     X = ragged()
     detector.fit(X)
     rng = np.random.default_rng(1)
@@ -100,9 +104,13 @@ def test_steps_that_no_state_forecasts_take_the_first_forecast_score():
     patch = HiddenStateAnomalyDetector(frontend="patch", frontend_window=4, **TINY)
     values = patch.fit(X).score_steps(X)[3]  # 40 steps: 10 windows of 4
     np.testing.assert_array_equal(values[:4], values[4])
-    assert HiddenStateAnomalyDetector(frontend="patch", **TINY).fit(X).score_steps(
-        X
-    )[1].tolist() == [0.0] * 3  # a single window: no forecast
+    assert (
+        HiddenStateAnomalyDetector(frontend="patch", **TINY)
+        .fit(X)
+        .score_steps(X)[1]
+        .tolist()
+        == [0.0] * 3
+    )  # a single window: no forecast
 
 
 @pytest.mark.parametrize("score", SCORES)
@@ -111,14 +119,18 @@ def test_a_sequence_scores_the_same_alone_and_in_a_batch(fitted, score):
     X = ragged(seed=3)
     together = detector.score_steps(X)
     for sequence, values in zip(X, together, strict=True):
-        np.testing.assert_allclose(detector.score_steps([sequence])[0], values, atol=1e-5)
+        np.testing.assert_allclose(
+            detector.score_steps([sequence])[0], values, atol=1e-5
+        )
 
 
 def test_padding_invariance_with_an_overlapping_frontend():
     detector = HiddenStateAnomalyDetector(frontend="conv", **TINY).fit(ragged())
     X = ragged(seed=4)
     for sequence, values in zip(X, detector.score_steps(X), strict=True):
-        np.testing.assert_allclose(detector.score_steps([sequence])[0], values, atol=1e-5)
+        np.testing.assert_allclose(
+            detector.score_steps([sequence])[0], values, atol=1e-5
+        )
 
 
 def test_threshold_is_the_training_quantile_of_step_scores():
@@ -266,3 +278,23 @@ def test_clone_and_grid_search_over_the_score():
     ).fit(X)
     assert search.best_params_["anomaly_score"] in SCORES
     assert len(search.best_estimator_.score_steps(X)) == 12
+
+
+def test_distance_statistics_are_those_of_the_training_states(fitted):
+    detector = fitted["distance"]
+    states = np.concatenate(detector.hidden_states(ragged())).astype(np.float64)
+    np.testing.assert_allclose(detector.state_mean_, states.mean(axis=0), atol=1e-5)
+    covariance = np.cov(states.T, bias=True)
+    ridge = 1e-3 * np.trace(covariance) / len(covariance) + 1e-6
+    np.testing.assert_allclose(
+        detector.state_precision_,
+        np.linalg.inv(covariance + ridge * np.eye(len(covariance))),
+        rtol=1e-3,
+        atol=1e-3,
+    )
+    last = detector.hidden_states(ragged())[4][:5].astype(np.float64)
+    centred = last - states.mean(axis=0)
+    expected = np.einsum("ti,ij,tj->t", centred, detector.state_precision_, centred)
+    np.testing.assert_allclose(
+        detector.score_steps(ragged())[4][:5], expected / states.shape[1], rtol=1e-4
+    )

@@ -7,7 +7,7 @@ Defining pieces:
 - ``SCORES``: the names of the scores, ``"forecast"`` and ``"distance"``.
 - ``step_scores``: one score per input step of a padded batch, finite at
   every valid step.
-- ``state_moments``: per-sequence sums of the states and of their outer
+- ``state_moments``: a batch's sums of the states and of their outer
   products, from which the detector fits the states' mean and covariance.
 - ``spread_windows``: values per position of each window (encoder step) ->
   values per input step, the mean over the windows that cover the step.
@@ -17,7 +17,13 @@ window ``w``): window ``t`` covers input steps ``[t * s, t * s + w)``. The
 scores stay one per input step: a forecast error is measured at each input
 step of the predicted window, and a state's distance is given to every input
 step its window covers; where windows overlap (``"conv"``, ``"resnet"``), a
-step's score is the mean over the windows covering it.
+step's score is the mean over the windows covering it. Overlapping windows
+also mean that the state forecasting window ``t + 1`` has already read its
+first ``w - s`` steps, so part of that error measures a reconstruction.
+
+Causality: a forecast error at input step ``i`` reads the input up to ``i``
+(up to the end of the forecasting state's window with overlapping windows);
+only the steps that no state forecasts take a later step's score.
 """
 
 import torch
@@ -57,9 +63,7 @@ def spread_windows(values, stride, n_steps, first=0):
     size = max(n_steps, int(index.max()) + 1) if index.numel() else n_steps
     sums = values.new_zeros(batch, size)
     sums.scatter_add_(1, index.expand(batch, -1), values.flatten(1))
-    counts = values.new_zeros(size).scatter_add_(
-        0, index, values.new_ones(index.shape)
-    )
+    counts = values.new_zeros(size).scatter_add_(0, index, values.new_ones(index.shape))
     counts = counts[:n_steps].expand(batch, -1)
     return sums[:, :n_steps] / counts.clamp_min(1), counts
 
@@ -128,14 +132,14 @@ def step_scores(network, X, lengths, score="forecast", mean=None, precision=None
 
 
 def state_moments(network, X, lengths):
-    """Per-sequence sums of the states and of their outer products.
+    """A batch's sums of the states and of their outer products.
 
     Returns
     -------
-    moments : torch.Tensor of shape (batch, state_size * (state_size + 1))
-        Each sequence's sum of states over its valid encoder steps, then the
-        sum of their outer products, flattened.
+    moments : torch.Tensor of shape (state_size * (state_size + 1),)
+        The sum of the states over every valid encoder step of the batch,
+        then the sum of their outer products, flattened; float64.
     """
-    states = network.hidden_states(X, lengths)  # zero at padding
-    outer = torch.einsum("bti,btj->bij", states, states)
-    return torch.cat([states.sum(dim=1), outer.flatten(1)], dim=1)
+    # Summed on the CPU in float64 (MPS has no float64); zero at padding.
+    states = network.hidden_states(X, lengths).flatten(0, 1).to("cpu", torch.float64)
+    return torch.cat([states.sum(dim=0), (states.T @ states).flatten()])
