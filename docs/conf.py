@@ -89,6 +89,7 @@ PUBLIC_MODULES = [
     "skhidden.nn.losses",
     "skhidden.nn.network",
     "skhidden.nn.scaling",
+    "skhidden.nn.scoring",
     "skhidden.nn.stem",
     "skhidden.demo",
 ]

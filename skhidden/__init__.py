@@ -12,6 +12,7 @@ sequence data (``skhidden.sequences``, numpy only).
 
 from ._training import NonFiniteLossError
 from ._version import __version__
+from .anomaly import HiddenStateAnomalyDetector
 from .classifier import HiddenStateClassifier
 from .persistence import load, save
 from .preprocessing import SequenceScaler
@@ -19,6 +20,7 @@ from .regressor import HiddenStateRegressor
 from .transformer import HiddenStateTransformer
 
 __all__ = [
+    "HiddenStateAnomalyDetector",
     "HiddenStateClassifier",
     "HiddenStateRegressor",
     "HiddenStateTransformer",

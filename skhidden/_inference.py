@@ -79,9 +79,11 @@ class InferenceMixin:
         compute : callable
             ``(module, X_batch, lengths_batch) -> torch.Tensor`` with the
             batch as first dimension.
-        per_step : bool, default=False
+        per_step : bool or "input", default=False
             The result has a step dimension (second): return a list with each
-            sequence's valid steps instead of one array.
+            sequence's valid steps instead of one array. True: one row per
+            encoder step (a window with a front-end); ``"input"``: one per
+            input step.
 
         Returns
         -------
@@ -111,7 +113,10 @@ class InferenceMixin:
                     Xb = to_tensor(Xb, device=self.net_.device)
                     values = compute(module, Xb["X"], Xb["lengths"]).cpu().numpy()
                     if per_step:
-                        step_lengths = _encoder_lengths(lengths[index], module.frontend.stride)
+                        step_lengths = lengths[index]
+                        if per_step != "input":
+                            stride = module.frontend.stride
+                            step_lengths = _encoder_lengths(step_lengths, stride)
                         for i, seq in zip(start + index, unpad(values, step_lengths)):
                             _require_finite(seq[None], [i])
                             result[i] = seq

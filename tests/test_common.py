@@ -8,6 +8,7 @@ fixed set of features; they are listed below with the reason they cannot hold.
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhidden import (
+    HiddenStateAnomalyDetector,
     HiddenStateClassifier,
     HiddenStateRegressor,
     HiddenStateTransformer,
@@ -20,6 +21,7 @@ ESTIMATORS = [
     HiddenStateClassifier(**FAST),
     HiddenStateRegressor(**FAST),
     HiddenStateTransformer(**FAST),
+    HiddenStateAnomalyDetector(**FAST),
     SequenceScaler(),
 ]
 
@@ -45,9 +47,27 @@ SCALER_FAILURES = {
 }
 
 
+DETECTOR_FAILURES = {
+    **EXPECTED_FAILURES,
+    "check_outliers_train": (
+        TIME_IS_NOT_A_FEATURE + "; the check expects X.T to be refused, but it is "
+        "2 valid sequences of 300 steps (tests/test_anomaly.py checks the rest: "
+        "signs, offset_ and the contamination share of outliers)"
+    ),
+    "check_methods_subset_invariance": (
+        "scores are float32 forecast errors of order 1: a sequence scored in "
+        "another batch can differ by a rounding of float32 matrix products "
+        "(about 1e-6), above the check's 1e-7 tolerance (tests/test_anomaly.py "
+        "checks batch invariance to 1e-5)"
+    ),
+}
+
+
 def expected_failures(estimator):
     if isinstance(estimator, SequenceScaler):
         return SCALER_FAILURES
+    if isinstance(estimator, HiddenStateAnomalyDetector):
+        return DETECTOR_FAILURES
     return EXPECTED_FAILURES
 
 

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from skhidden import (
+    HiddenStateAnomalyDetector,
     HiddenStateClassifier,
     HiddenStateRegressor,
     HiddenStateTransformer,
@@ -31,7 +32,14 @@ def documented_parameters(cls):
 
 
 @pytest.mark.parametrize(
-    "cls", [HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer, SequenceScaler]
+    "cls",
+    [
+        HiddenStateAnomalyDetector,
+        HiddenStateClassifier,
+        HiddenStateRegressor,
+        HiddenStateTransformer,
+        SequenceScaler,
+    ],
 )
 def test_docstring_matches_signature(cls):
     documented = documented_parameters(cls)

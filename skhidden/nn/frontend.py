@@ -20,7 +20,9 @@ past a sequence's end read zeros, exactly as when the sequence is alone, so
 padding never changes a window's value.
 
 Every front-end also gives ``windows(X, lengths)``: the raw input each window
-covers, flattened, which self-supervised training predicts.
+covers, flattened, which self-supervised training predicts, and
+``window_steps(flat)``, which unflattens such windows to ``(..., window,
+n_features)`` so that a value per window position is a value per input step.
 """
 
 import math
@@ -77,6 +79,9 @@ class RawSteps(nn.Module):
     def windows(self, X, lengths):
         return X
 
+    def window_steps(self, flat):
+        return flat.unsqueeze(-2)
+
 
 class PatchFrontEnd(nn.Module):
     """Non-overlapping windows of ``window`` steps, flattened.
@@ -104,6 +109,10 @@ class PatchFrontEnd(nn.Module):
         n_windows = math.ceil(X.shape[1] / self.window)
         X = _pad_steps(X, lengths, n_windows * self.window)
         return X.reshape(X.shape[0], n_windows, self.output_size)
+
+    def window_steps(self, flat):
+        # Flattened step by step: (window, n_features).
+        return flat.unflatten(-1, (self.window, -1))
 
 
 class ConvFrontEnd(nn.Module):
@@ -142,6 +151,10 @@ class ConvFrontEnd(nn.Module):
         # (batch, n_windows, n_features, window) -> one vector per window.
         windows = self._padded(X, lengths).unfold(1, self.window, self.stride)
         return windows.flatten(start_dim=2)
+
+    def window_steps(self, flat):
+        # Flattened feature by feature (unfold's layout): (n_features, window).
+        return flat.unflatten(-1, (-1, self.window)).transpose(-1, -2)
 
 
 class ResidualFrontEnd(ConvFrontEnd):

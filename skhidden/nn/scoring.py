@@ -1,0 +1,145 @@
+"""Per-input-step anomaly scores from a next-step network's states.
+
+Pure torch: what ``HiddenStateAnomalyDetector`` streams over batches.
+
+Defining pieces:
+
+- ``SCORES``: the names of the scores, ``"forecast"`` and ``"distance"``.
+- ``step_scores``: one score per input step of a padded batch, finite at
+  every valid step.
+- ``state_moments``: a batch's sums of the states and of their outer
+  products, from which the detector fits the states' mean and covariance.
+- ``spread_windows``: values per position of each window (encoder step) ->
+  values per input step, the mean over the windows that cover the step.
+
+With a front-end an encoder step is a window of input steps (stride ``s``,
+window ``w``): window ``t`` covers input steps ``[t * s, t * s + w)``. The
+scores stay one per input step: a forecast error is measured at each input
+step of the predicted window, and a state's distance is given to every input
+step its window covers; where windows overlap (``"conv"``, ``"resnet"``), a
+step's score is the mean over the windows covering it. Overlapping windows
+also mean that the state forecasting window ``t + 1`` has already read its
+first ``w - s`` steps, so part of that error measures a reconstruction.
+
+Causality: a forecast error at input step ``i`` reads the input up to ``i``
+(up to the end of the forecasting state's window with overlapping windows);
+only the steps that no state forecasts take a later step's score.
+"""
+
+import torch
+
+from .encoder import valid_mask
+
+__all__ = ["SCORES", "spread_windows", "state_moments", "step_scores"]
+
+SCORES = ("forecast", "distance")
+
+
+def spread_windows(values, stride, n_steps, first=0):
+    """Mean, per input step, of the values of the windows covering it.
+
+    Parameters
+    ----------
+    values : torch.Tensor of shape (batch, n_windows, window)
+        A value for each position of each window.
+    stride : int
+        Input steps between the starts of consecutive windows.
+    n_steps : int
+        Input steps of the result.
+    first : int, default=0
+        Index of the first window in ``values`` (window ``first`` starts at
+        input step ``first * stride``).
+
+    Returns
+    -------
+    steps : torch.Tensor of shape (batch, n_steps)
+        The mean over covering windows; zero where no window covers a step.
+    counts : torch.Tensor of shape (batch, n_steps)
+        How many windows cover each step.
+    """
+    batch, n_windows, window = values.shape
+    starts = (torch.arange(n_windows, device=values.device) + first) * stride
+    index = (starts[:, None] + torch.arange(window, device=values.device)).flatten()
+    size = max(n_steps, int(index.max()) + 1) if index.numel() else n_steps
+    sums = values.new_zeros(batch, size)
+    sums.scatter_add_(1, index.expand(batch, -1), values.flatten(1))
+    counts = values.new_zeros(size).scatter_add_(0, index, values.new_ones(index.shape))
+    counts = counts[:n_steps].expand(batch, -1)
+    return sums[:, :n_steps] / counts.clamp_min(1), counts
+
+
+def _forecast_errors(network, X, lengths):
+    """Squared error of each next-window forecast, per position of the window.
+
+    ``(batch, n_windows - 1, window)``: row ``j`` is window ``j + 1``, as
+    predicted from the state of window ``j``, averaged over the features of
+    each input step (in the scaled space the network reads).
+    """
+    following, _, _, targets = network(X, lengths)
+    errors = (following[:, :-1] - targets[:, 1:]) ** 2
+    return network.frontend.window_steps(errors).mean(-1)
+
+
+def _state_distances(network, X, lengths, mean, precision):
+    """Squared Mahalanobis distance of each state, divided by its size."""
+    centred = network.hidden_states(X, lengths) - mean
+    return ((centred @ precision) * centred).sum(-1) / centred.shape[-1]
+
+
+def step_scores(network, X, lengths, score="forecast", mean=None, precision=None):
+    """Anomaly score of every input step, higher = more anomalous.
+
+    Parameters
+    ----------
+    network : HiddenStateNetwork
+        A unidirectional network with ``objective="next_step"``.
+    X : torch.Tensor of shape (batch, n_steps, n_features)
+        Padded input.
+    lengths : torch.Tensor of shape (batch,)
+        Valid input steps per sequence.
+    score : {"forecast", "distance"}, default="forecast"
+        ``"forecast"``: the squared error of the forecast of each step made
+        from the state before it (see the module docstring for windows).
+        The steps that no state forecasts (the first step, or the first
+        ``stride`` steps with a front-end) take the score of the first
+        forecast step; a sequence with a single encoder step has no forecast
+        and scores 0. ``"distance"``: the squared Mahalanobis distance of each
+        state to the training states, divided by the state size.
+    mean, precision : torch.Tensor, optional
+        The training states' mean ``(state_size,)`` and inverse covariance
+        ``(state_size, state_size)``, for ``score="distance"``.
+
+    Returns
+    -------
+    scores : torch.Tensor of shape (batch, n_steps)
+        Finite at the valid steps, zero at padding.
+    """
+    frontend, n_steps = network.frontend, X.shape[1]
+    if score == "distance":
+        distances = _state_distances(network, X, lengths, mean, precision)
+        values = distances.unsqueeze(-1).expand(-1, -1, frontend.window)
+        steps, counts = spread_windows(values, frontend.stride, n_steps)
+    else:
+        errors = _forecast_errors(network, X, lengths)
+        steps, counts = spread_windows(errors, frontend.stride, n_steps, first=1)
+        # Fill the unforecast first steps with the first forecast one's score.
+        covered = counts > 0
+        first = covered.to(torch.int64).argmax(dim=1, keepdim=True)
+        has_forecast = covered.any(dim=1, keepdim=True) & (first < lengths[:, None])
+        first_score = torch.where(has_forecast, steps.gather(1, first), 0.0)
+        steps = torch.where(covered, steps, first_score)
+    return steps * valid_mask(lengths, n_steps).to(steps.dtype)
+
+
+def state_moments(network, X, lengths):
+    """A batch's sums of the states and of their outer products.
+
+    Returns
+    -------
+    moments : torch.Tensor of shape (state_size * (state_size + 1),)
+        The sum of the states over every valid encoder step of the batch,
+        then the sum of their outer products, flattened; float64.
+    """
+    # Summed on the CPU in float64 (MPS has no float64); zero at padding.
+    states = network.hidden_states(X, lengths).flatten(0, 1).to("cpu", torch.float64)
+    return torch.cat([states.sum(dim=0), (states.T @ states).flatten()])

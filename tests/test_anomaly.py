@@ -1,0 +1,300 @@
+"""HiddenStateAnomalyDetector: per-step scores, thresholds, outlier API, persistence."""
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone, is_outlier_detector
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+
+import skhidden
+from skhidden import HiddenStateAnomalyDetector
+from skhidden.anomaly import _segments
+
+TINY = dict(
+    hidden_size=8, max_epochs=2, segment_length=50, random_state=0, device="cpu"
+)
+FRONTENDS = ["none", "patch", "conv", "resnet"]
+SCORES = ["forecast", "distance"]
+
+
+def sine(n_steps=600, period=25, noise=0.05, seed=0):
+    """A noisy sine, ``(n_steps, 1)`` float32."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_steps)
+    values = np.sin(2 * np.pi * t / period) + noise * rng.normal(size=n_steps)
+    return values.astype(np.float32)[:, None]
+
+
+def ragged(seed=0):
+    """Short and long sequences of 2 features, some shorter than a window."""
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(n, 2)).astype(np.float32) for n in (1, 3, 9, 40, 17)]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """One detector per score, trained on ragged sequences."""
+    return {
+        score: HiddenStateAnomalyDetector(anomaly_score=score, **TINY).fit(ragged())
+        for score in SCORES
+    }
+
+
+@pytest.mark.parametrize("score", SCORES)
+@pytest.mark.parametrize("frontend", FRONTENDS)
+def test_one_finite_score_per_input_step_for_every_layout(score, frontend):
+    detector = HiddenStateAnomalyDetector(
+        anomaly_score=score, frontend=frontend, **TINY
+    )
+    X = ragged()
+    detector.fit(X)
+    rng = np.random.default_rng(1)
+    layouts = {
+        "ragged": X,
+        "3-D": rng.normal(size=(4, 12, 2)).astype(np.float32),
+        "one long series": [rng.normal(size=(300, 2))],
+    }
+    for name, data in layouts.items():
+        scores = detector.score_steps(data)
+        assert len(scores) == len(data), name
+        for sequence, values in zip(data, scores, strict=True):
+            assert values.shape == (len(sequence),), name
+            assert np.isfinite(values).all(), name
+            assert (values >= 0).all(), name
+
+
+def test_two_dimensional_input_is_univariate_sequences():
+    X = np.random.default_rng(0).normal(size=(6, 20))
+    detector = HiddenStateAnomalyDetector(**TINY).fit(X)
+    assert detector.n_features_in_ == 1
+    assert [len(s) for s in detector.score_steps(X)] == [20] * 6
+
+
+@pytest.mark.parametrize(
+    "frontend, score",
+    [("none", "forecast"), ("resnet", "forecast"), ("none", "distance")],
+)
+def test_a_short_spike_gets_the_peak_score(frontend, score):
+    detector = HiddenStateAnomalyDetector(
+        anomaly_score=score,
+        frontend=frontend,
+        hidden_size=16,
+        max_epochs=15,
+        segment_length=100,
+        lr=0.01,
+        random_state=0,
+        device="cpu",
+    )
+    detector.fit([sine(1000)])
+    test = sine(1000, seed=1)
+    test[600:603] += 2.0
+    scores = detector.score_steps([test])[0]
+    assert 600 <= int(np.argmax(scores)) <= 606
+    labels = detector.predict_steps([test])[0]
+    assert labels[600:606].any()
+
+
+def test_steps_that_no_state_forecasts_take_the_first_forecast_score():
+    X = ragged()
+    scores = HiddenStateAnomalyDetector(**TINY).fit(X).score_steps(X)
+    assert scores[0].tolist() == [0.0]  # one step: nothing forecasts anything
+    for values in scores[1:]:
+        assert values[0] == values[1]
+    patch = HiddenStateAnomalyDetector(frontend="patch", frontend_window=4, **TINY)
+    values = patch.fit(X).score_steps(X)[3]  # 40 steps: 10 windows of 4
+    np.testing.assert_array_equal(values[:4], values[4])
+    assert (
+        HiddenStateAnomalyDetector(frontend="patch", **TINY)
+        .fit(X)
+        .score_steps(X)[1]
+        .tolist()
+        == [0.0] * 3
+    )  # a single window: no forecast
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_a_sequence_scores_the_same_alone_and_in_a_batch(fitted, score):
+    detector = fitted[score]
+    X = ragged(seed=3)
+    together = detector.score_steps(X)
+    for sequence, values in zip(X, together, strict=True):
+        np.testing.assert_allclose(
+            detector.score_steps([sequence])[0], values, atol=1e-5
+        )
+
+
+def test_padding_invariance_with_an_overlapping_frontend():
+    detector = HiddenStateAnomalyDetector(frontend="conv", **TINY).fit(ragged())
+    X = ragged(seed=4)
+    for sequence, values in zip(X, detector.score_steps(X), strict=True):
+        np.testing.assert_allclose(
+            detector.score_steps([sequence])[0], values, atol=1e-5
+        )
+
+
+def test_threshold_is_the_training_quantile_of_step_scores():
+    X = [sine(400, seed=s) for s in range(3)]
+    detector = HiddenStateAnomalyDetector(contamination=0.05, **TINY).fit(X)
+    steps = np.concatenate(detector.score_steps(X))
+    assert detector.threshold_ == pytest.approx(np.quantile(steps, 0.95))
+    assert np.mean(steps > detector.threshold_) == pytest.approx(0.05, abs=0.01)
+    labels = detector.predict_steps(X)
+    for values, flags in zip(detector.score_steps(X), labels, strict=True):
+        assert flags.dtype == np.int64
+        np.testing.assert_array_equal(flags, (values > detector.threshold_).astype(int))
+    strict = clone(detector).set_params(contamination=0.2).fit(X)
+    assert strict.threshold_ < detector.threshold_
+
+
+def test_outlier_api_signs_and_contamination():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 15, 1)).astype(np.float32)
+    detector = HiddenStateAnomalyDetector(contamination=0.1, **TINY).fit(X)
+    assert is_outlier_detector(detector)
+    scores = detector.score_samples(X)
+    np.testing.assert_allclose(scores, [-s.max() for s in detector.score_steps(X)])
+    decision = detector.decision_function(X)
+    np.testing.assert_allclose(decision, scores - detector.offset_)
+    predicted = detector.predict(X)
+    np.testing.assert_array_equal(predicted, np.where(decision < 0, -1, 1))
+    assert np.sum(predicted == -1) == 6  # 10 % of the training sequences
+    np.testing.assert_array_equal(detector.fit_predict(X), predicted)
+    odd = X[:1].copy()
+    odd[0, 7] += 25.0
+    assert detector.score_samples(odd)[0] < scores[0]
+    assert detector.predict(odd)[0] == -1
+
+
+def test_one_long_training_series_is_an_inlier():
+    series = [sine(500)]
+    detector = HiddenStateAnomalyDetector(**TINY).fit(series)
+    assert detector.predict(series).tolist() == [1]
+    assert detector.decision_function(series)[0] == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_a_constant_series_is_fine(score):
+    constant = [np.full((200, 2), 3.0)]
+    detector = HiddenStateAnomalyDetector(anomaly_score=score, **TINY).fit(constant)
+    scores = detector.score_steps(constant)[0]
+    assert np.isfinite(scores).all()
+    assert np.isfinite(detector.threshold_) and np.isfinite(detector.offset_)
+    assert detector.predict(constant).tolist() == [1]
+
+
+def test_bad_input_is_refused(fitted):
+    detector = fitted["forecast"]
+    with pytest.raises(ValueError, match="features per step"):
+        detector.score_steps(np.zeros((2, 5, 3)))
+    bad = np.zeros((2, 5, 2))
+    bad[1, 2, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN inside sequence 1"):
+        detector.score_samples(bad)
+    with pytest.raises(ValueError):
+        HiddenStateAnomalyDetector(**TINY).fit([])
+    with pytest.raises(ValueError):
+        HiddenStateAnomalyDetector(**TINY).fit(np.zeros((2, 3, 4, 5)))
+    with pytest.raises(NotFittedError):
+        HiddenStateAnomalyDetector().score_steps(np.zeros((2, 5, 2)))
+    with pytest.raises(ValueError, match="anomaly_score"):
+        HiddenStateAnomalyDetector(anomaly_score="both").fit(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="contamination"):
+        HiddenStateAnomalyDetector(contamination=0.7).fit(np.zeros((2, 5)))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"bidirectional": True}, "bidirectional=True reads every sequence backwards"),
+        ({"scaling": "sequence"}, "standardises each sequence"),
+        ({"scaling": "feature_sequence"}, "standardises each sequence"),
+    ],
+)
+def test_non_causal_models_are_refused_before_any_work(monkeypatch, params, match):
+    detector = HiddenStateAnomalyDetector(**{**TINY, **params})
+
+    def no_training(*args):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(detector, "_fit", no_training)
+    with pytest.raises(ValueError, match=match):
+        detector.fit(ragged())
+
+
+def test_the_pooling_parameters_are_not_offered():
+    params = HiddenStateAnomalyDetector().get_params()
+    assert not {"aggregation", "timesteps", "n_networks"} & set(params)
+    assert HiddenStateAnomalyDetector().frontend == "none"
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_save_and_load_give_identical_scores(fitted, tmp_path, score):
+    detector = fitted[score]
+    X = ragged(seed=5)
+    expected = detector.score_steps(X)
+    joblib.dump(detector, tmp_path / "model.joblib")
+    detector.save(tmp_path / "model.skhidden")
+    for loaded in (
+        joblib.load(tmp_path / "model.joblib"),
+        skhidden.load(tmp_path / "model.skhidden"),
+    ):
+        assert type(loaded) is HiddenStateAnomalyDetector
+        assert loaded.threshold_ == detector.threshold_
+        assert loaded.offset_ == detector.offset_
+        for a, b in zip(loaded.score_steps(X), expected, strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(loaded.predict(X), detector.predict(X))
+
+
+def test_refitting_with_another_score_drops_the_state_statistics():
+    detector = HiddenStateAnomalyDetector(anomaly_score="distance", **TINY)
+    detector.fit(ragged())
+    assert detector.state_precision_.shape == (8, 8)
+    detector.set_params(anomaly_score="forecast").fit(ragged())
+    assert not hasattr(detector, "state_mean_")
+
+
+def test_training_segments_cover_each_sequence():
+    padded = np.arange(2 * 7, dtype=np.float32).reshape(2, 7, 1)
+    pieces = _segments(padded, np.array([7, 1]), 3)
+    # 7 steps: two segments of 3; the 1-step rest forecasts nothing and goes.
+    assert [len(p) for p in pieces] == [3, 3, 1]
+    assert pieces[2][0, 0] == 7.0  # a 1-step sequence is kept whole
+    assert [len(p) for p in _segments(padded, np.array([7, 5]), 3)] == [3, 3, 3, 2]
+    assert [len(p) for p in _segments(padded, np.array([7, 5]), None)] == [7, 5]
+
+
+def test_clone_and_grid_search_over_the_score():
+    X = np.random.default_rng(0).normal(size=(12, 10, 1)).astype(np.float32)
+    detector = HiddenStateAnomalyDetector(**TINY)
+    assert clone(detector).get_params() == detector.get_params()
+
+    def mean_normality(estimator, X, y=None):
+        return float(np.mean(estimator.score_samples(X)))
+
+    search = GridSearchCV(
+        detector, {"anomaly_score": SCORES}, scoring=mean_normality, cv=2
+    ).fit(X)
+    assert search.best_params_["anomaly_score"] in SCORES
+    assert len(search.best_estimator_.score_steps(X)) == 12
+
+
+def test_distance_statistics_are_those_of_the_training_states(fitted):
+    detector = fitted["distance"]
+    states = np.concatenate(detector.hidden_states(ragged())).astype(np.float64)
+    np.testing.assert_allclose(detector.state_mean_, states.mean(axis=0), atol=1e-5)
+    covariance = np.cov(states.T, bias=True)
+    ridge = 1e-3 * np.trace(covariance) / len(covariance) + 1e-6
+    np.testing.assert_allclose(
+        detector.state_precision_,
+        np.linalg.inv(covariance + ridge * np.eye(len(covariance))),
+        rtol=1e-3,
+        atol=1e-3,
+    )
+    last = detector.hidden_states(ragged())[4][:5].astype(np.float64)
+    centred = last - states.mean(axis=0)
+    expected = np.einsum("ti,ij,tj->t", centred, detector.state_precision_, centred)
+    np.testing.assert_allclose(
+        detector.score_steps(ragged())[4][:5], expected / states.shape[1], rtol=1e-4
+    )
