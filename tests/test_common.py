@@ -47,6 +47,23 @@ SCALER_FAILURES = {
 }
 
 
+# Predictions are float32 network outputs returned as float64. A batch of
+# another size pads and multiplies in other blocks, so a sequence's outputs
+# can round a few float32 ulps apart (measured: up to 3e-7 absolute), above
+# the check's float64 tolerance of 1e-7; whether a given build and thread
+# count shows it is a matter of rounding (it passed for a while at one
+# thread, then failed again after an unrelated change to the scaling's
+# arithmetic). Batch invariance is tested to 1e-5 in test_estimators and
+# test_frontends. Not strict: the check may pass.
+PREDICTOR_FAILURES = {
+    **EXPECTED_FAILURES,
+    "check_methods_subset_invariance": (
+        "float32 outputs round a few ulps apart across batch sizes (<= 3e-7), "
+        "above the check's float64 rtol of 1e-7"
+    ),
+}
+
+
 DETECTOR_FAILURES = {
     **EXPECTED_FAILURES,
     "check_outliers_train": (
@@ -68,6 +85,8 @@ def expected_failures(estimator):
         return SCALER_FAILURES
     if isinstance(estimator, HiddenStateAnomalyDetector):
         return DETECTOR_FAILURES
+    if isinstance(estimator, (HiddenStateClassifier, HiddenStateRegressor)):
+        return PREDICTOR_FAILURES
     return EXPECTED_FAILURES
 
 
