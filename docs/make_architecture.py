@@ -28,7 +28,7 @@ LAYERS = [
     ),
     (
         "estimators",
-        "classifier.py · regressor.py · transformer.py · preprocessing.py",
+        "classifier.py · regressor.py · transformer.py · anomaly.py · preprocessing.py",
         "scikit-learn API: parameters, targets, predict / transform",
         "#facba6",
     ),
