@@ -282,6 +282,8 @@ def fill_parameters(descriptions=None):
         signature = inspect.signature(cls.__init__).parameters
         entries = []
         for name, kind, description in SHARED_PARAMETERS:
+            if name not in signature:  # a parameter this estimator does not offer
+                continue
             if name in descriptions:
                 text = textwrap.dedent(descriptions[name]).strip()
                 description = textwrap.indent(text, " " * 8) + "\n"

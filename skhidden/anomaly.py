@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseHiddenState
+from ._docstrings import fill_parameters
 from ._registry import register_estimator
 from .nn.losses import NextStepLoss
 from .nn.scaling import PER_SEQUENCE
@@ -71,8 +72,149 @@ def _state_statistics(total, n_states):
     return mean.astype(np.float32), precision.astype(np.float32)
 
 
+def _training_state_statistics(detector, X, lengths):
+    """``(state_mean_, state_precision_)`` of a fitted detector's training states.
+
+    The moments are summed batch by batch, so memory stays bounded
+    whatever the number of sequences.
+    """
+    totals = []
+
+    def compute(module, Xb, lengths):
+        totals.append(state_moments(module, Xb, lengths).cpu())
+        return lengths[:, None].to(torch.float32)  # what _stream collects
+
+    detector._stream(X, compute)
+    total = torch.stack(totals).sum(dim=0).numpy()
+    if not np.isfinite(total).all():
+        raise ValueError(
+            "The training states' moments overflow: the input values are too "
+            "large. Rescale the input, e.g. with skhidden.SequenceScaler."
+        )
+    n_states = int((-(-lengths // detector.net_.module_.frontend.stride)).sum())
+    return _state_statistics(total, n_states)
+
+
+class StepScoreOutlierMixin:
+    """scikit-learn's outlier API per sequence, from per-step scores.
+
+    For an estimator with ``score_steps(X)`` (one score per input step,
+    higher = more anomalous): step labels against ``threshold_`` and, per
+    sequence, ``score_samples`` (minus the highest step score),
+    ``decision_function`` and ``predict``. ``_set_thresholds`` sets
+    ``threshold_`` and ``offset_`` from the training scores and
+    ``contamination``.
+    """
+
+    def _set_thresholds(self, scores):
+        steps = np.concatenate(scores)
+        self.threshold_ = float(np.quantile(steps, 1 - self.contamination))
+        normality = -np.array([s.max() for s in scores], dtype=np.float64)
+        self.offset_ = float(np.quantile(normality, self.contamination))
+
+    def predict_steps(self, X):
+        """Label every input step: 1 if its score exceeds ``threshold_``, else 0.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any layout ``fit`` accepts.
+
+        Returns
+        -------
+        labels : list of ndarray of shape (n_timesteps_i,), int64
+        """
+        return [(s > self.threshold_).astype(np.int64) for s in self.score_steps(X)]
+
+    def score_samples(self, X):
+        """Normality of each sequence: minus its highest step score.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any layout ``fit`` accepts.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Higher = more normal.
+        """
+        return -np.array([s.max() for s in self.score_steps(X)], dtype=np.float64)
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for outliers.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any layout ``fit`` accepts.
+
+        Returns
+        -------
+        decision : ndarray of shape (n_samples,)
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Whether each sequence is an inlier (+1) or an outlier (-1).
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any layout ``fit`` accepts.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            -1 where ``decision_function`` is negative, else +1.
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+
 @register_estimator
-class HiddenStateAnomalyDetector(OutlierMixin, BaseHiddenState):
+@fill_parameters(
+    {
+        "dropout": """
+            Dropout between layers.
+        """,
+        "bidirectional": """
+            Must stay False: a backward state reads the future of its step.
+        """,
+        "layers": """
+            States measured by ``anomaly_score="distance"`` (and returned by
+            ``hidden_states``): the top layer's, or all layers' concatenated.
+        """,
+        "states": """
+            States measured by ``anomaly_score="distance"``: the recurrent states,
+            or those with the front-end's features of the same window.
+        """,
+        "frontend": """
+            How input steps become recurrent steps (see
+            :class:`HiddenStateClassifier`); the scores are per input step whatever
+            the front-end.
+        """,
+        "scaling": """
+            Input standardisation inside the network (see
+            :class:`HiddenStateClassifier`). ``"sequence"``, ``"sequence_level"``
+            and ``"feature_sequence"`` read whole sequences and are refused.
+        """,
+        "batch_size": """
+            Sequences (segments) per batch.
+        """,
+        "crop": """
+            Training augmentation: below 1, every epoch each training segment is
+            read as a random contiguous window of ``ceil(crop * length)`` steps.
+        """,
+        "early_stopping": """
+            Hold out ``validation_fraction`` of the segments, stop after
+            ``patience`` epochs without improvement and keep the best weights.
+        """,
+        "validation_fraction": """
+            Share of the segments held out for early stopping.
+        """,
+    }
+)
+class HiddenStateAnomalyDetector(StepScoreOutlierMixin, OutlierMixin, BaseHiddenState):
     """Anomaly scores at every step of a series, from the recurrent states.
 
     ``fit(X)`` trains the network without labels, on (mostly) normal
@@ -115,68 +257,7 @@ class HiddenStateAnomalyDetector(OutlierMixin, BaseHiddenState):
         long series gives many training sequences per epoch; the recurrent
         state starts afresh at each segment. None trains on whole sequences.
         Scoring always reads whole sequences.
-    cell : {"rnn", "lstm", "gru"}, default="gru"
-        Recurrent cell.
-    hidden_size : int, default=64
-        Hidden units.
-    num_layers : int, default=1
-        Stacked recurrent layers.
-    bidirectional : bool, default=False
-        Must stay False: a backward state reads the future of its step.
-    dropout : float, default=0.0
-        Dropout between layers.
-    layers : {"last", "all"}, default="last"
-        States measured by ``anomaly_score="distance"`` (and returned by
-        ``hidden_states``): the top layer's, or all layers' concatenated.
-    states : {"recurrent", "both"}, default="recurrent"
-        States measured by ``anomaly_score="distance"``: the recurrent
-        states, or those with the front-end's features of the same window.
-    frontend : {"none", "patch", "conv", "resnet"}, default="none"
-        How input steps become recurrent steps (see
-        :class:`HiddenStateClassifier`); the scores are per input step
-        whatever the front-end.
-    frontend_window : int, default=8
-        Window (patch) or kernel (conv, resnet) size, in input steps.
-    scaling : {"none", "feature", "sequence", "sequence_level", "feature_sequence", \
-            "feature_running"}, default="feature"
-        Input standardisation inside the network (see
-        :class:`HiddenStateClassifier`). ``"sequence"``, ``"sequence_level"``
-        and ``"feature_sequence"`` read whole sequences and are refused.
-    max_epochs : int, default=100
-        Training epochs.
-    batch_size : int, default=32
-        Sequences (segments) per batch.
-    crop : float in (0, 1], default=1.0
-        Training augmentation: below 1, every epoch each training segment is
-        read as a random contiguous window of ``ceil(crop * length)`` steps.
-    lr : float, default=0.005
-        Learning rate.
-    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
-            default="adam"
-        Optimizer.
-    weight_decay : float, default=0.0
-        Weight decay passed to the optimizer.
-    lr_schedule : {"constant", "cosine"}, default="constant"
-        Learning rate over the epochs: constant, or cosine annealing from
-        ``lr`` to zero at ``max_epochs``.
-    clip_grad_norm : float or None, default=1.0
-        Maximum gradient norm; None turns clipping off.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the segments, stop after
-        ``patience`` epochs without improvement and keep the best weights.
-    validation_fraction : float, default=0.1
-        Share of the segments held out for early stopping.
-    patience : int, default=10
-        Epochs without improvement before early stopping.
-    device : str or torch.device, default="auto"
-        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling and dropout.
-    verbose : int, default=0
-        1 prints a table with one line per epoch.
-    callbacks : list of skorch callbacks, default=None
-        Extra skorch callbacks (or ``(name, callback)`` pairs).
-
+    %(shared_parameters)s
     Attributes
     ----------
     n_features_in_ : int
@@ -338,35 +419,11 @@ class HiddenStateAnomalyDetector(OutlierMixin, BaseHiddenState):
         self._fit(_segments(padded, lengths, self.segment_length), None)
         X = [padded[i, :length] for i, length in enumerate(lengths)]
         if self.anomaly_score == "distance":
-            self._fit_state_statistics(X, lengths)
-        scores = self.score_steps(X)
-        steps = np.concatenate(scores)
-        self.threshold_ = float(np.quantile(steps, 1 - self.contamination))
-        normality = -np.array([s.max() for s in scores], dtype=np.float64)
-        self.offset_ = float(np.quantile(normality, self.contamination))
-        return self
-
-    def _fit_state_statistics(self, X, lengths):
-        """Set ``state_mean_`` and ``state_precision_`` from the training states.
-
-        The moments are summed batch by batch, so memory stays bounded
-        whatever the number of sequences.
-        """
-        totals = []
-
-        def compute(module, Xb, lengths):
-            totals.append(state_moments(module, Xb, lengths).cpu())
-            return lengths[:, None].to(torch.float32)  # what _stream collects
-
-        self._stream(X, compute)
-        total = torch.stack(totals).sum(dim=0).numpy()
-        if not np.isfinite(total).all():
-            raise ValueError(
-                "The training states' moments overflow: the input values are too "
-                "large. Rescale the input, e.g. with skhidden.SequenceScaler."
+            self.state_mean_, self.state_precision_ = _training_state_statistics(
+                self, X, lengths
             )
-        n_states = int((-(-lengths // self.net_.module_.frontend.stride)).sum())
-        self.state_mean_, self.state_precision_ = _state_statistics(total, n_states)
+        self._set_thresholds(self.score_steps(X))
+        return self
 
     def score_steps(self, X):
         """Anomaly score of every input step, higher = more anomalous.
@@ -394,64 +451,6 @@ class HiddenStateAnomalyDetector(OutlierMixin, BaseHiddenState):
             return step_scores(module, Xb, lengths, score, mean, precision)
 
         return self._stream(X, compute, per_step="input")
-
-    def predict_steps(self, X):
-        """Label every input step: 1 if its score exceeds ``threshold_``, else 0.
-
-        Parameters
-        ----------
-        X : array-like or list of array-like
-            Sequences, in any layout ``fit`` accepts.
-
-        Returns
-        -------
-        labels : list of ndarray of shape (n_timesteps_i,), int64
-        """
-        return [(s > self.threshold_).astype(np.int64) for s in self.score_steps(X)]
-
-    def score_samples(self, X):
-        """Normality of each sequence: minus its highest step score.
-
-        Parameters
-        ----------
-        X : array-like or list of array-like
-            Sequences, in any layout ``fit`` accepts.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-            Higher = more normal.
-        """
-        return -np.array([s.max() for s in self.score_steps(X)], dtype=np.float64)
-
-    def decision_function(self, X):
-        """``score_samples(X) - offset_``: negative for outliers.
-
-        Parameters
-        ----------
-        X : array-like or list of array-like
-            Sequences, in any layout ``fit`` accepts.
-
-        Returns
-        -------
-        decision : ndarray of shape (n_samples,)
-        """
-        return self.score_samples(X) - self.offset_
-
-    def predict(self, X):
-        """Whether each sequence is an inlier (+1) or an outlier (-1).
-
-        Parameters
-        ----------
-        X : array-like or list of array-like
-            Sequences, in any layout ``fit`` accepts.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            -1 where ``decision_function`` is negative, else +1.
-        """
-        return np.where(self.decision_function(X) < 0, -1, 1)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
