@@ -126,7 +126,11 @@ def run_skhidden(task, data, params, seed, search=False):
     cls = HiddenStateClassifier if task == "classification" else HiddenStateRegressor
     estimator = cls(**{**params, "random_state": seed})
     if search:
-        estimator = GridSearchCV(estimator, SEARCH_GRID, cv=3)
+        # Three folds, fewer where a class has fewer members (PigCVP has 2).
+        folds = 3
+        if task == "classification":
+            folds = int(min(3, np.unique(y_train, return_counts=True)[1].min()))
+        estimator = GridSearchCV(estimator, SEARCH_GRID, cv=max(2, folds))
     model, seconds = _timed(lambda: estimator.fit(X_train, y_train))
     row = {**_score(task, y_test, model.predict(X_test)), "fit_s": seconds}
     if search:
