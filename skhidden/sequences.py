@@ -158,6 +158,22 @@ def _pad_ragged(sequences, name):
     return padded
 
 
+def _finite_as(array, dtype):
+    """``array`` as a new ``dtype`` array if all its values are finite there, else None.
+
+    None sends the array down the general path, which finds padding and
+    refuses infinite or too large values with their own messages.
+    """
+    if not np.isfinite(array).all():
+        return None
+    with np.errstate(over="ignore"):
+        converted = array.astype(dtype)
+    narrower = converted.dtype.itemsize < array.dtype.itemsize
+    if narrower and not np.isfinite(converted).all():
+        return None
+    return converted
+
+
 def check_sequences(X, *, name="X", dtype=np.float32):
     """Validate sequences and convert them to a padded float32 array and lengths.
 
@@ -190,6 +206,7 @@ def check_sequences(X, *, name="X", dtype=np.float32):
         On values that are not real numbers (strings, dates, ``None``, other
         objects) or a masked array.
     """
+    plain_float = False
     if _is_array_of_sequences(X):
         X = list(X)
     if isinstance(X, (list, tuple)):
@@ -206,7 +223,10 @@ def check_sequences(X, *, name="X", dtype=np.float32):
                 f"{name} is a sparse matrix; sequences must be passed as a dense "
                 "array or a list of arrays."
             )
-        padded = _as_numeric_array(X, name)
+        # A plain float array is read without its float64 copy: when every
+        # value is finite (no padding to find), one pass checks it all.
+        plain_float = type(X) is np.ndarray and X.dtype in (np.float32, np.float64)
+        padded = X if plain_float else _as_numeric_array(X, name)
         if padded.ndim == 2:
             padded = padded[:, :, None]
         elif padded.ndim != 3:
@@ -227,6 +247,11 @@ def check_sequences(X, *, name="X", dtype=np.float32):
 
     if padded.shape[2] == 0:
         raise ValueError(f"{name} has 0 features per step; need at least one.")
+    if plain_float:
+        converted = _finite_as(padded, dtype)
+        if converted is not None:
+            return converted, np.full(len(padded), padded.shape[1], dtype=np.int64)
+        padded = padded.astype(np.float64)
     if np.isinf(padded).any():
         i = np.argwhere(np.isinf(padded))[0][0]
         raise ValueError(
@@ -369,7 +394,9 @@ def feature_statistics(padded, lengths):
     return steps.mean(axis=0), np.where(std < 10 * np.finfo(np.float64).eps, 1.0, std)
 
 
-def plan_batches(lengths, batch_size, *, shuffle=False, random_state=None):
+def plan_batches(
+    lengths, batch_size, *, shuffle=False, random_state=None, max_steps=None
+):
     """Split sample indices into batches of sequences of similar length.
 
     Sequences are sorted by length (ties broken at random when shuffling) and
@@ -386,11 +413,23 @@ def plan_batches(lengths, batch_size, *, shuffle=False, random_state=None):
         Randomise the order of the batches and of equal-length sequences.
     random_state : numpy.random.Generator, optional
         Source of randomness when shuffling.
+    max_steps : int, optional
+        Largest number of padded steps in one batch (its sequences times its
+        longest length), which bounds a batch's memory whatever the lengths.
+        A sequence longer than this is a batch on its own. None: no bound.
 
     Returns
     -------
     batches : list of ndarray of int64
         Indices into ``lengths``; together they cover every sample once.
+
+    Examples
+    --------
+    >>> from skhidden.sequences import plan_batches
+    >>> [b.tolist() for b in plan_batches([5, 1, 3, 2], 2)]
+    [[1, 3], [2, 0]]
+    >>> [b.tolist() for b in plan_batches([5, 1, 3, 2], 3, max_steps=9)]
+    [[1, 3, 2], [0]]
     """
     lengths = np.asarray(lengths)
     if shuffle:
@@ -399,7 +438,29 @@ def plan_batches(lengths, batch_size, *, shuffle=False, random_state=None):
         order = tiebreak[np.argsort(lengths[tiebreak], kind="stable")]
     else:
         order = np.argsort(lengths, kind="stable")
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if max_steps is None:
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    else:
+        batches = _cut_by_steps(order, lengths[order], batch_size, max_steps)
     if shuffle:
         batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def _cut_by_steps(order, sorted_lengths, batch_size, max_steps):
+    """Consecutive batches of ``order`` within ``batch_size`` and ``max_steps``.
+
+    ``sorted_lengths`` ascend, so the padded steps of a batch's first ``k``
+    sequences, ``k * sorted_lengths[start + k - 1]``, grow with ``k``: the
+    sequences that fit are a prefix, counted in one vectorised comparison per
+    batch rather than one Python step per sequence.
+    """
+    batches, start, n = [], 0, len(order)
+    counts = np.arange(1, batch_size + 1)
+    while start < n:
+        window = sorted_lengths[start : start + batch_size]
+        fits = int(np.count_nonzero(counts[: len(window)] * window <= max_steps))
+        stop = start + max(1, fits)
+        batches.append(order[start:stop])
+        start = stop
     return batches
