@@ -85,7 +85,7 @@ def thread_budget():
     return max(1, min(limits))
 
 
-def step_work(estimator):
+def step_work(estimator, batch_size=None):
     """Multiply-adds of one recurrent step of one batch, the size of torch's ops.
 
     ``batch_size * gates * hidden_size ** 2`` per layer and direction: the
@@ -97,6 +97,9 @@ def step_work(estimator):
     estimator : skhidden estimator
         Read for ``batch_size``, ``cell``, ``hidden_size``, ``num_layers``
         and ``bidirectional``.
+    batch_size : int, optional
+        Sequences per batch of the work at hand (inference batches differ
+        from training ones); None: the estimator's ``batch_size``.
 
     Returns
     -------
@@ -104,8 +107,10 @@ def step_work(estimator):
     """
     params = estimator.get_params(deep=False)
     directions = 2 if params["bidirectional"] else 1
+    if batch_size is None:
+        batch_size = params["batch_size"]
     return (
-        int(params["batch_size"])
+        int(batch_size)
         * _GATES.get(params["cell"], 4)
         * int(params["hidden_size"]) ** 2
         * int(params["num_layers"])
@@ -114,7 +119,7 @@ def step_work(estimator):
 
 
 @contextmanager
-def torch_threads(estimator=None):
+def torch_threads(estimator=None, batch_size=None):
     """Run torch with at most :func:`thread_budget` threads, then restore.
 
     torch's thread count is only ever lowered: a count the user set below
@@ -127,10 +132,12 @@ def torch_threads(estimator=None):
     estimator : skhidden estimator, default=None
         The model about to train or predict: when its :func:`step_work` is
         below ``SMALL_WORK``, torch runs on one thread. None: the budget.
+    batch_size : int, optional
+        Sequences per batch of the work at hand, for :func:`step_work`.
     """
     previous = torch.get_num_threads()
     threads = thread_budget()
-    if estimator is not None and step_work(estimator) < SMALL_WORK:
+    if estimator is not None and step_work(estimator, batch_size) < SMALL_WORK:
         threads = 1
     torch.set_num_threads(min(previous, threads))
     try:
