@@ -60,6 +60,10 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         "scaling": [StrOptions(set(SCALINGS))],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "inference_batch_size": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "crop": [Interval(numbers.Real, 0, 1, closed="right")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
@@ -93,6 +97,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         scaling="feature",
         max_epochs=100,
         batch_size=32,
+        inference_batch_size="auto",
         crop=1.0,
         lr=0.005,
         optimizer="adam",
@@ -122,6 +127,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         self.scaling = scaling
         self.max_epochs = max_epochs
         self.batch_size = batch_size
+        self.inference_batch_size = inference_batch_size
         self.crop = crop
         self.lr = lr
         self.optimizer = optimizer

@@ -149,7 +149,21 @@ SHARED_PARAMETERS = [
         "batch_size",
         "int",
         """\
-        Sequences per batch.
+        Sequences per training batch.
+""",
+    ),
+    (
+        "inference_batch_size",
+        'int or "auto"',
+        """\
+        Sequences per batch when predicting, transforming, scoring or
+        inspecting (every method after ``fit``), independent of the training
+        ``batch_size``: ``"auto"`` reads up to 256 sequences at a time, which
+        keeps a CPU's throughput near its best; an int sets that number (may
+        be changed on a fitted model with ``set_params``). Batches are also
+        capped in padded steps, so that memory stays bounded however long
+        the sequences (a sequence longer than the cap is read alone).
+        Results do not depend on it beyond float rounding.
 """,
     ),
     (

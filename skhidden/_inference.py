@@ -6,20 +6,40 @@ Defining pieces:
   model), ``_stream`` (apply a computation batch by batch over
   length-sorted batches, a large input part by part), ``_head_outputs``
   (what predictions are made of) and ``_staged`` (outputs after each step).
+- ``INFERENCE_BATCH_SIZE``, ``MAX_BATCH_VALUES`` and ``step_values``: how
+  big an inference batch is (``inference_batch_size``).
 - ``_encoder_lengths``: recurrent steps per sequence behind a front-end.
+
+Inference does not go through skorch's ``predict``: batches are sliced
+straight from the validated array (a view when the sequences are already in
+order), handed to the module under ``torch.inference_mode`` and checked
+once per batch, so a call costs what a hand-written loop over the same
+batches costs (``benchmarks/overhead.py``).
 """
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
-from skorch.dataset import Dataset
-from skorch.utils import to_tensor
 
 from ._threads import torch_threads
-from ._training import SequenceBatches
-from .sequences import check_sequences, check_timesteps, iter_chunks, unpad
+from .sequences import check_sequences, check_timesteps, iter_chunks, plan_batches
 
-__all__ = ["InferenceMixin"]
+__all__ = ["INFERENCE_BATCH_SIZE", "MAX_BATCH_VALUES", "InferenceMixin", "step_values"]
+
+#: Sequences per inference batch under ``inference_batch_size="auto"``. On a
+#: CPU a GRU of 64 units over 150 steps ran fastest with batches of 256:
+#: smaller ones pay the per-step overhead more often, larger ones leave the
+#: cache.
+INFERENCE_BATCH_SIZE = 256
+
+#: Values (padded input steps x ``step_values``) of the widest tensor one
+#: inference batch may hold: 32 MB of float32. A batch holds a few tensors of
+#: about this size at once, so this bounds inference memory whatever the
+#: lengths; 256 sequences of 150 steps fit for a GRU of 64 units.
+MAX_BATCH_VALUES = 2**23
+
+_GATES = {"LSTM": 4, "GRU": 3}
 
 
 def _encoder_lengths(lengths, stride):
@@ -27,18 +47,76 @@ def _encoder_lengths(lengths, stride):
     return -(-lengths // stride)
 
 
-def _require_finite(values, indices):
+def step_values(module):
+    """Values per padded input step of the widest tensors of one forward pass.
+
+    The widest of: one recurrent layer's gate pre-activations, every layer's
+    states with the front-end's features, the staged prefixes of the
+    aggregation (all per window, so divided by the front-end's stride), for
+    every member of an ensemble; plus the scaled input, counted twice for
+    the float64 statistics of the per-sequence scalings. An estimate of the
+    order of the memory a batch needs per step, not an exact account.
+
+    Parameters
+    ----------
+    module : HiddenStateNetwork or NetworkEnsemble
+        The fitted network.
+
+    Returns
+    -------
+    values : int
+    """
+    encoder, frontend, aggregation = module.encoder, module.frontend, module.aggregation
+    members = len(getattr(module, "members", (module,)))
+    gates = _GATES.get(encoder.layers[0].mode, 1)
+    per_window = max(
+        gates * encoder.hidden_size * encoder.num_directions,
+        len(encoder.layers) * encoder.state_size + frontend.output_size,
+        aggregation.n_views * aggregation.output_size,
+    )
+    return members * -(-per_window // frontend.stride) + 2 * module.scaling.output_size
+
+
+def _require_finite(values, indices, step_lengths=None):
     """Refuse results that are not finite: input too large for float32 math.
 
-    ``values`` has one row per sequence, ``indices`` their positions in ``X``.
+    ``values`` has one row per sequence, ``indices`` their positions in
+    ``X``; with ``step_lengths`` only each row's first steps count (the rest
+    is padding). One pass over the batch; rows are told apart only on error.
     """
-    finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    if step_lengths is not None:
+        padding = np.arange(values.shape[1]) >= step_lengths[:, None]
+        finite |= padding.reshape(padding.shape + (1,) * (values.ndim - 2))
+    finite = finite.reshape(len(values), -1).all(axis=1)
     if not finite.all():
         raise ValueError(
             f"X[{indices[int(np.argmin(finite))]}] overflows float32 inside the "
             "network (its result is not finite): its values are too large. "
             "Rescale the input, e.g. with skhidden.SequenceScaler."
         )
+
+
+def _batches(padded, lengths, plan, device):
+    """``(index, X, lengths)`` of each planned batch, tensors on ``device``.
+
+    Each batch is trimmed to its own longest sequence; a run of consecutive
+    full-length sequences is a view of ``padded``, not a copy.
+    """
+    on_cpu = torch.device(device).type == "cpu"
+    for index in plan:
+        n_steps = int(lengths[index[-1]])  # the plan sorts by length
+        first, stop = int(index[0]), int(index[0]) + len(index)
+        if n_steps == padded.shape[1] and (np.diff(index) == 1).all():
+            Xb, Lb = padded[first:stop], lengths[first:stop]
+        else:
+            Xb, Lb = padded[index, :n_steps], lengths[index]
+        Xb, Lb = torch.from_numpy(Xb), torch.from_numpy(Lb)
+        if not on_cpu:
+            Xb, Lb = Xb.to(device), Lb.to(device)
+        yield index, Xb, Lb
 
 
 class InferenceMixin:
@@ -63,14 +141,77 @@ class InferenceMixin:
             check_timesteps(timesteps, _encoder_lengths(lengths, module.frontend.stride))
         return padded, lengths
 
+    def _inference_batching(self):
+        """``(sequences, padded steps)`` one inference batch may hold.
+
+        Validates ``inference_batch_size``, which may have been set after
+        ``fit``, before any work.
+        """
+        check_is_fitted(self, "net_")
+        name = "inference_batch_size"
+        size = getattr(self, name, "auto")
+        validate_parameter_constraints(
+            {name: self._parameter_constraints[name]},
+            {name: size},
+            caller_name=type(self).__name__,
+        )
+        size = INFERENCE_BATCH_SIZE if size == "auto" else int(size)
+        return size, max(1, MAX_BATCH_VALUES // step_values(self.net_.module_))
+
+    def _validated(self, X):
+        """``(n_samples, parts)``: ``X`` validated whole, then its parts.
+
+        ``parts`` yields ``(start, padded, lengths)``; a large input is
+        checked part by part first, so bad input is refused before any work,
+        then each part is converted again as it is reached (``iter_chunks``).
+        """
+        check_is_fitted(self, "net_")
+        parts = list(iter_chunks(X))
+        if len(parts) == 1:
+            padded, lengths = self._check_input(X)
+            return len(lengths), [(0, padded, lengths)]
+        for _, part, name in parts:
+            self._check_input(part, name)
+        n_samples = parts[-1][0] + len(parts[-1][1])
+        return n_samples, (
+            (start, *self._check_input(part, name)) for start, part, name in parts
+        )
+
+    def _run(self, parts, compute, collect, per_step=False):
+        """Apply ``compute`` batch by batch and hand each result to ``collect``.
+
+        ``collect(index, values, step_lengths)`` receives the batch's sample
+        indices in ``X``, its result as an array (batch first) and, with
+        ``per_step``, each sequence's valid steps in it. See ``_stream``.
+        """
+        batch_size, max_steps = self._inference_batching()
+        module = self.net_.module_
+        module.eval()
+        stride, device = module.frontend.stride, self.net_.device
+        with torch.inference_mode():
+            for start, padded, lengths in parts:
+                plan = plan_batches(lengths, batch_size, max_steps=max_steps)
+                largest = max(len(index) for index in plan)
+                with torch_threads(self, batch_size=largest):
+                    for index, Xb, Lb in _batches(padded, lengths, plan, device):
+                        values = compute(module, Xb, Lb).cpu().numpy()
+                        step_lengths = None
+                        if per_step:
+                            step_lengths = lengths[index]
+                            if per_step != "input":
+                                step_lengths = _encoder_lengths(step_lengths, stride)
+                        _require_finite(values, start + index, step_lengths)
+                        collect(start + index, values, step_lengths)
+
     def _stream(self, X, compute, *, per_step=False):
         """Apply ``compute(module, X, lengths)`` batch by batch, in input order.
 
-        Batches group sequences of similar length; only one batch's states
-        exist at a time. A large input is validated whole first, then
-        converted part by part (``iter_chunks``), so the memory used beyond
-        the input and the result stays bounded whatever the number of
-        sequences.
+        Batches group sequences of similar length (sorted by length, at most
+        ``inference_batch_size`` sequences and ``MAX_BATCH_VALUES`` values
+        each); only one batch's states exist at a time. A large input is
+        validated whole first, then converted part by part (``iter_chunks``),
+        so the memory used beyond the input and the result stays bounded
+        whatever the number of sequences.
 
         Parameters
         ----------
@@ -89,42 +230,25 @@ class InferenceMixin:
         -------
         result : ndarray or list of ndarray
         """
-        check_is_fitted(self, "net_")
-        parts = list(iter_chunks(X))
-        if len(parts) == 1:
-            inputs = [(0, *self._check_input(X))]
-            n_samples = len(inputs[0][2])
+        self._inference_batching()  # a bad inference_batch_size: before any work
+        n_samples, parts = self._validated(X)
+        if per_step:
+            result = [None] * n_samples
+
+            def collect(index, values, step_lengths):
+                for i, row, length in zip(index, values, step_lengths, strict=True):
+                    result[i] = row[:length]
+
         else:
-            for _, part, name in parts:  # refuse bad input before any work
-                self._check_input(part, name)
-            inputs = ((start, *self._check_input(part, name)) for start, part, name in parts)
-            n_samples = parts[-1][0] + len(parts[-1][1])
-        module = self.net_.module_
-        module.eval()
-        result = [None] * n_samples if per_step else None
-        with torch.inference_mode(), torch_threads(self):
-            for start, padded, lengths in inputs:
-                batches = SequenceBatches(
-                    Dataset({"X": padded, "lengths": lengths}),
-                    self.batch_size,
-                    sort_by_length=True,
-                )
-                for index, (Xb, _) in zip(batches.batch_indices(), batches):
-                    Xb = to_tensor(Xb, device=self.net_.device)
-                    values = compute(module, Xb["X"], Xb["lengths"]).cpu().numpy()
-                    if per_step:
-                        step_lengths = lengths[index]
-                        if per_step != "input":
-                            stride = module.frontend.stride
-                            step_lengths = _encoder_lengths(step_lengths, stride)
-                        for i, seq in zip(start + index, unpad(values, step_lengths)):
-                            _require_finite(seq[None], [i])
-                            result[i] = seq
-                        continue
-                    _require_finite(values, start + index)
-                    if result is None:
-                        result = np.empty((n_samples,) + values.shape[1:], values.dtype)
-                    result[start + index] = values
+            result = None
+
+            def collect(index, values, step_lengths):
+                nonlocal result
+                if result is None:
+                    result = np.empty((n_samples,) + values.shape[1:], values.dtype)
+                result[index] = values
+
+        self._run(parts, compute, collect, per_step)
         return result
 
     def _head_outputs(self, X):
@@ -144,9 +268,17 @@ class InferenceMixin:
         def compute(module, Xb, lengths):
             return combine(*module.staged(Xb, lengths))
 
-        per_sequence = self._stream(X, compute, per_step=True)
-        steps = np.arange(max(len(values) for values in per_sequence))
-        staged = np.stack(
-            [values[np.minimum(steps, len(values) - 1)] for values in per_sequence]
-        )
+        self._inference_batching()
+        n_samples, parts = self._validated(X)
+        batches = []
+        self._run(parts, compute, lambda *batch: batches.append(batch), per_step=True)
+        n_steps = max(int(step_lengths.max()) for _, _, step_lengths in batches)
+        first = batches[0][1]
+        staged = np.empty((n_samples, n_steps) + first.shape[2:], first.dtype)
+        steps = np.arange(n_steps)
+        for index, values, step_lengths in batches:
+            # Each sequence's own last valid step, held to the longest length.
+            held = np.minimum(steps, step_lengths[:, None] - 1)
+            staged[index] = values[np.arange(len(values))[:, None], held]
         return (staged[:, t] for t in steps)
+

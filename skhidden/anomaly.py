@@ -199,7 +199,7 @@ class StepScoreOutlierMixin:
             and ``"feature_sequence"`` read whole sequences and are refused.
         """,
         "batch_size": """
-            Sequences (segments) per batch.
+            Sequences (segments) per training batch.
         """,
         "crop": """
             Training augmentation: below 1, every epoch each training segment is
@@ -330,6 +330,7 @@ class HiddenStateAnomalyDetector(StepScoreOutlierMixin, OutlierMixin, BaseHidden
         scaling="feature",
         max_epochs=100,
         batch_size=32,
+        inference_batch_size="auto",
         crop=1.0,
         lr=0.005,
         optimizer="adam",
@@ -359,6 +360,7 @@ class HiddenStateAnomalyDetector(StepScoreOutlierMixin, OutlierMixin, BaseHidden
         self.scaling = scaling
         self.max_epochs = max_epochs
         self.batch_size = batch_size
+        self.inference_batch_size = inference_batch_size
         self.crop = crop
         self.lr = lr
         self.optimizer = optimizer

@@ -214,11 +214,11 @@ def test_prediction_is_the_same_alone_or_batched(ragged_sequences, aggregation, 
     np.testing.assert_allclose(alone, batched[:8], atol=1e-5)
 
 
-def test_batch_size_does_not_change_predictions(ragged_sequences):
+def test_inference_batch_size_does_not_change_predictions(ragged_sequences):
     X, y = ragged_sequences
     clf = HiddenStateClassifier(**TINY).fit(X, y)
     reference = clf.predict_proba(X)
-    clf.set_params(batch_size=5)
+    clf.set_params(inference_batch_size=5)
     np.testing.assert_allclose(clf.predict_proba(X), reference, atol=1e-5)
 
 

@@ -84,7 +84,7 @@ def test_ended_sequences_keep_their_final_prediction(classifiers, ragged, strate
 
 def test_staged_predictions_do_not_depend_on_batching(classifiers, ragged):
     clf, X = classifiers["attention"], ragged[0]
-    small_batches = _staged_proba(copy.deepcopy(clf).set_params(batch_size=5), X)
+    small_batches = _staged_proba(copy.deepcopy(clf).set_params(inference_batch_size=5), X)
     np.testing.assert_allclose(
         small_batches, _staged_proba(clf, X), rtol=1e-6, atol=1e-7
     )
@@ -203,7 +203,7 @@ def test_hidden_states_are_per_sequence_and_independent_of_the_batch(
     shortest = int(np.argmin([len(x) for x in X]))
     alone = est.hidden_states([X[shortest]])[0]
     np.testing.assert_allclose(alone, states[shortest], rtol=1e-5, atol=1e-6)
-    in_small_batches = est.set_params(batch_size=3).hidden_states(X)
+    in_small_batches = est.set_params(inference_batch_size=3).hidden_states(X)
     for a, b in zip(in_small_batches, states, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
