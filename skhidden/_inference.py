@@ -99,17 +99,31 @@ def _require_finite(values, indices, step_lengths=None):
         )
 
 
+def _valid_rows(values, step_lengths):
+    """Each row's valid steps, as views: ``values[i, :step_lengths[i]]``."""
+    if (step_lengths == values.shape[1]).all():
+        return list(values)  # made in C, where slicing row by row is not
+    return [row[:n] for row, n in zip(values, step_lengths.tolist(), strict=True)]
+
+
+def _is_range(index):
+    """Whether ``index`` is ``start, start + 1, ..., stop - 1``."""
+    return index[-1] - index[0] == len(index) - 1 and bool((np.diff(index) > 0).all())
+
+
 def _batches(padded, lengths, plan, device):
     """``(index, X, lengths)`` of each planned batch, tensors on ``device``.
 
-    Each batch is trimmed to its own longest sequence; a run of consecutive
-    full-length sequences is a view of ``padded``, not a copy.
+    Each batch is trimmed to its own longest sequence. When the input is
+    already in length order (equal lengths included) the plan keeps it, and
+    a batch of full-length sequences is a view of ``padded``, not a copy.
     """
     on_cpu = torch.device(device).type == "cpu"
+    in_order = bool((lengths[1:] >= lengths[:-1]).all())
     for index in plan:
         n_steps = int(lengths[index[-1]])  # the plan sorts by length
         first, stop = int(index[0]), int(index[0]) + len(index)
-        if n_steps == padded.shape[1] and (np.diff(index) == 1).all():
+        if in_order and n_steps == padded.shape[1]:
             Xb, Lb = padded[first:stop], lengths[first:stop]
         else:
             Xb, Lb = padded[index, :n_steps], lengths[index]
@@ -236,8 +250,12 @@ class InferenceMixin:
             result = [None] * n_samples
 
             def collect(index, values, step_lengths):
-                for i, row, length in zip(index, values, step_lengths, strict=True):
-                    result[i] = row[:length]
+                rows = _valid_rows(values, step_lengths)
+                if _is_range(index):
+                    result[index[0] : index[-1] + 1] = rows
+                    return
+                for i, row in zip(index.tolist(), rows, strict=True):
+                    result[i] = row
 
         else:
             result = None
