@@ -1,20 +1,38 @@
-"""Wrapper overhead: the estimators against hand-written PyTorch (issue 3, item 1).
+"""Wrapper overhead: the estimators against hand-written PyTorch (issues 3 and 14).
 
-Training. The baseline is the loop a user would write: the same module
-(``skhidden.nn.HiddenStateNetwork``, GRU, mean aggregation), the same loss
-(cross-entropy through ``HeadAveragedLoss``), Adam with the same learning
-rate, gradient-norm clipping at 1.0, shuffled batches sliced from tensors,
-``loss.item()`` per batch for the epoch loss, the same batch size and
-epochs. The candidate is ``HiddenStateClassifier.fit`` with the same
-settings, which also validates the input, builds the skorch net and keeps a
-history. Ratio: estimator time / hand-written time (target <= 1.05).
+Every row is a time ratio, estimator / hand-written (lower is better, target
+<= 1.05), the median of per-repeat ratios over interleaved repeats (ABBA
+order, ``_common.paired_ratio``), torch on one thread on both sides.
 
-Inference. ``predict_proba`` against the raw module under
-``torch.inference_mode`` (softmax of its output, contiguous slices of the
-same batch size), and ``HiddenStateTransformer.transform`` against the raw
-module's ``features``. Ratio: throughput of the estimator / throughput of the
-raw module, i.e. raw time / estimator time (target >= 0.95). The outputs
-are checked to be equal first.
+Training (``fit``). The baseline is the loop a user would write: the same
+module (``skhidden.nn.HiddenStateNetwork`` built with the estimator's
+structure, with the training statistics for ``scaling="feature"``), the
+same loss (cross-entropy through ``HeadAveragedLoss``), Adam with the same
+learning rate, gradient-norm clipping at 1.0, shuffled batches sliced from
+tensors, ``loss.item()`` per batch, the same batch size and epochs. The
+candidate is ``HiddenStateClassifier.fit`` with the same settings, which
+also validates the input, builds the skorch net and keeps a history.
+
+Inference. Exactly the calls a user makes, on the numpy array they pass:
+``predict``, ``predict_proba``, ``transform``, ``hidden_states``,
+``attention_weights`` (a model with ``aggregation="attention"``),
+``staged_predict_proba`` (consumed to the last step) and the anomaly
+detector's ``score_steps``, each against a hand-written loop over the same
+fitted module: ``torch.inference_mode``, contiguous batches of 256 sliced
+from a tensor made once before timing, the same module call
+(``module(X, lengths)``, ``module.features``, ``module.hidden_states``,
+``module.attention_weights``, ``module.staged``,
+``skhidden.nn.scoring.step_scores``), the results turned into what the
+method returns (probabilities, labels, one array per sequence). Outputs are
+checked equal first. Configurations:
+
+- ``small``: GRU 16, mean of the states, no front-end or scaling, 4096
+  sequences x 24 steps x 1 feature;
+- ``medium`` (issue 14): GRU 64, last state, ``frontend="none"``,
+  ``scaling="none"``, 1000 x 150 x 3;
+- ``default``: ``HiddenStateClassifier()``'s own network (residual
+  front-end, feature scaling, max pooling, GRU 64), 1000 x 150 x 3; the
+  detector with its own defaults.
 
 Whole fits on a shared machine are noisy, so a diagnostic also times one
 training step at a time, alternating the hand-written step with skorch's
@@ -23,7 +41,9 @@ with ``skhidden._training.SequenceNet`` and with skorch's stock per-batch
 bookkeeping (what ``SequenceNet`` trims), to show where overhead lives and
 what the trimming is worth.
 
-Run ``python benchmarks/overhead.py [--quick]``.
+Run ``python benchmarks/overhead.py [--quick]``: the table goes to
+``benchmarks/results/overhead.md`` and the figure to ``overhead.png``
+(``--output`` elsewhere).
 """
 
 import argparse
@@ -38,21 +58,55 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, machine_line, markdown_table, paired_ratio, set_threads  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS,
+    environment,
+    machine_line,
+    markdown_table,
+    paired_ratio,
+    set_threads,
+)
 
-from skhidden import HiddenStateClassifier, HiddenStateTransformer  # noqa: E402
+from skhidden import (  # noqa: E402
+    HiddenStateAnomalyDetector,
+    HiddenStateClassifier,
+    HiddenStateTransformer,
+)
 from skhidden.nn.losses import HeadAveragedLoss  # noqa: E402
-from skhidden.nn.network import HiddenStateNetwork  # noqa: E402
+from skhidden.nn.network import HiddenStateNetwork, mean_over_views  # noqa: E402
+from skhidden.nn.scaling import TRAINING_STATISTICS  # noqa: E402
+from skhidden.nn.scoring import step_scores  # noqa: E402
+from skhidden.sequences import feature_statistics  # noqa: E402
 
 LR = 0.005
 CLIP = 1.0
+HAND_BATCH = 256
+TARGET = "<= 1.05"
 
-CONFIGS = {
-    "small": dict(n=512, n_steps=24, n_features=1, hidden_size=16, batch_size=32, epochs=10,
-                  n_predict=4096),
-    "medium": dict(n=256, n_steps=150, n_features=3, hidden_size=64, batch_size=64, epochs=5,
-                   n_predict=1024),
+# The structure of the network; {} is the estimators' own defaults.
+NO_FRONTEND = dict(frontend="none", scaling="none")
+# steps: training steps timed one at a time by the diagnostic.
+TRAINING = {
+    "small": dict(n=512, n_steps=24, n_features=1, batch_size=32, epochs=10,
+                  steps=1500,
+                  network=dict(hidden_size=16, aggregation="mean", **NO_FRONTEND)),
+    "medium": dict(n=256, n_steps=150, n_features=3, batch_size=64, epochs=5,
+                   steps=1500,
+                   network=dict(hidden_size=64, aggregation="mean", **NO_FRONTEND)),
+    "default": dict(n=256, n_steps=150, n_features=3, batch_size=32, epochs=3,
+                    steps=300, network={}),
 }
+INFERENCE = {
+    "small": dict(n=4096, n_steps=24, n_features=1,
+                  network=dict(hidden_size=16, aggregation="mean", **NO_FRONTEND)),
+    "medium": dict(n=1000, n_steps=150, n_features=3,
+                   network=dict(hidden_size=64, aggregation="last", **NO_FRONTEND)),
+    "default": dict(n=1000, n_steps=150, n_features=3, network={}),
+}
+# Estimator parameters that are HiddenStateNetwork arguments of the same name.
+_NETWORK_ARGS = ("cell", "hidden_size", "num_layers", "bidirectional", "dropout",
+                 "aggregation", "layers", "states", "frontend", "frontend_window",
+                 "scaling")
 
 
 def make_data(n, n_steps, n_features, seed=0):
@@ -63,11 +117,26 @@ def make_data(n, n_steps, n_features, seed=0):
     return X, y
 
 
-def hand_written_fit(X, y, hidden_size, batch_size, epochs, seed=0):
+def estimator(cls, network, batch_size, epochs):
+    """The estimator with ``network``'s structure and the loops' settings."""
+    return cls(**network, batch_size=batch_size, max_epochs=epochs, lr=LR,
+               clip_grad_norm=CLIP, device="cpu", random_state=0)
+
+
+def hand_module(X, network):
+    """The module a user would build by hand for the estimator's structure."""
+    params = estimator(HiddenStateClassifier, network, 32, 1).get_params()
+    kwargs = {k: params[k] for k in _NETWORK_ARGS}
+    if params["scaling"] in TRAINING_STATISTICS:
+        lengths = np.full(len(X), X.shape[1])
+        kwargs["input_mean"], kwargs["input_scale"] = feature_statistics(X, lengths)
+    return HiddenStateNetwork(X.shape[2], 2, **kwargs)
+
+
+def hand_written_fit(X, y, network, batch_size, epochs, seed=0):
     """The training loop a user would write around the same module."""
     torch.manual_seed(seed)
-    module = HiddenStateNetwork(X.shape[2], 2, cell="gru", hidden_size=hidden_size,
-                                aggregation="mean")
+    module = hand_module(X, network)
     optimizer = torch.optim.Adam(module.parameters(), lr=LR)
     criterion = HeadAveragedLoss(nn.CrossEntropyLoss())
     X_t = torch.from_numpy(X)
@@ -90,21 +159,13 @@ def hand_written_fit(X, y, hidden_size, batch_size, epochs, seed=0):
     return module, losses
 
 
-def estimator(cls, hidden_size, batch_size, epochs):
-    # The module exactly as the hand-written loop builds it: no input
-    # standardisation, no front-end (HiddenStateNetwork's own defaults).
-    return cls(cell="gru", aggregation="mean", hidden_size=hidden_size,
-               batch_size=batch_size, max_epochs=epochs, lr=LR, clip_grad_norm=CLIP,
-               scaling="none", frontend="none", device="cpu", random_state=0)
-
-
 @contextlib.contextmanager
 def stock_skorch_bookkeeping():
     """Fit with skorch's own ``_set_training`` / ``PrintLog`` and the old guard."""
-    import skhidden._fitting as base
     from skorch import NeuralNet
     from skorch.callbacks import Callback
 
+    import skhidden._fitting as base
     from skhidden import _training
 
     class TensorGuard(Callback):  # the guard before it read skorch's history
@@ -124,7 +185,7 @@ def stock_skorch_bookkeeping():
         base.SequenceNet, base.FiniteLossGuard = saved
 
 
-def per_step_ratios(X, y, hidden_size, batch_size, steps):
+def per_step_ratios(X, y, network, batch_size, steps):
     """Per-batch time of skorch's training step over a hand-written step.
 
     The two alternate batch by batch (hand, trimmed net, stock net, in
@@ -138,10 +199,10 @@ def per_step_ratios(X, y, hidden_size, batch_size, steps):
 
     from skorch.dataset import get_len
 
-    nets = {"trimmed": estimator(HiddenStateClassifier, hidden_size, batch_size, 1)
+    nets = {"trimmed": estimator(HiddenStateClassifier, network, batch_size, 1)
             .fit(X, y).net_}
     with stock_skorch_bookkeeping():
-        nets["stock"] = estimator(HiddenStateClassifier, hidden_size, batch_size, 1) \
+        nets["stock"] = estimator(HiddenStateClassifier, network, batch_size, 1) \
             .fit(X, y).net_
     net = nets["trimmed"]
     dataset = net.get_dataset({"X": X, "lengths": np.full(len(X), X.shape[1])}, y)
@@ -168,7 +229,9 @@ def per_step_ratios(X, y, hidden_size, batch_size, steps):
             net.notify("on_batch_end", batch=batch, training=True, **out)
         return step
 
+    module.train()
     for n in nets.values():
+        n.module_.train()
         n.notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
     fns = {"hand": hand, "trimmed": skorch_step(nets["trimmed"]),
            "stock": skorch_step(nets["stock"])}
@@ -184,27 +247,118 @@ def per_step_ratios(X, y, hidden_size, batch_size, steps):
     return {k: statistics.median(times[k]) / hand_median for k in ("trimmed", "stock")}
 
 
-def _raw_proba(module, X, batch_size):
-    X_t = torch.from_numpy(X)
-    lengths = torch.full((len(X),), X.shape[1], dtype=torch.int64)
-    module.eval()
+# ----------------------------------------------------------------- inference
+def _hand_loop(module, X_t, lengths, call):
+    """``call`` over contiguous batches of ``HAND_BATCH``, concatenated."""
     with torch.inference_mode():
-        out = [
-            torch.softmax(module(X_t[i : i + batch_size], lengths[i : i + batch_size]).double(),
-                          dim=-1).mean(dim=1)
-            for i in range(0, len(X), batch_size)
-        ]
-    return torch.cat(out).numpy()
+        return torch.cat([
+            call(module, X_t[i : i + HAND_BATCH], lengths[i : i + HAND_BATCH])
+            for i in range(0, len(X_t), HAND_BATCH)
+        ])
 
 
-def _raw_features(module, X, batch_size):
+def _proba(module, X, lengths):
+    return torch.softmax(module(X, lengths).double(), dim=-1).mean(dim=1)
+
+
+def _staged_proba(module, X, lengths):
+    outputs, mask = module.staged(X, lengths)
+    return mean_over_views(torch.softmax(outputs.double(), dim=-1), mask)
+
+
+def _forecast_scores(module, X, lengths):
+    return step_scores(module, X, lengths, "forecast")
+
+
+def _consumed(steps):
+    """Read a staged output to its last step, as a user reading it would."""
+    last = None
+    for step in steps:
+        last = step
+    return last
+
+
+def inference_pairs(models, X):
+    """``{method: (hand-written, estimator call)}``, no-argument functions.
+
+    The hand-written side receives a tensor made once (``torch.from_numpy``
+    of the caller's array) and a lengths tensor; the estimator receives the
+    numpy array itself.
+    """
+    clf, att, trf, det = models
     X_t = torch.from_numpy(X)
     lengths = torch.full((len(X),), X.shape[1], dtype=torch.int64)
-    module.eval()
-    with torch.inference_mode():
-        out = [module.features(X_t[i : i + batch_size], lengths[i : i + batch_size])
-               for i in range(0, len(X), batch_size)]
-    return torch.cat(out).numpy()
+    for model in models:
+        model.net_.module_.eval()
+    c, a, t, d = (model.net_.module_ for model in models)
+
+    def hand_proba():
+        return _hand_loop(c, X_t, lengths, _proba).numpy()
+
+    def hand_staged():
+        staged = _hand_loop(c, X_t, lengths, _staged_proba).numpy()
+        return _consumed(staged[:, i] for i in range(staged.shape[1]))
+
+    def per_sequence(module, call):
+        return lambda: list(_hand_loop(module, X_t, lengths, call).numpy())
+
+    return {
+        "predict": (lambda: clf.classes_[hand_proba().argmax(axis=1)],
+                    lambda: clf.predict(X)),
+        "predict_proba": (hand_proba, lambda: clf.predict_proba(X)),
+        "transform": (lambda: _hand_loop(t, X_t, lengths, type(t).features).numpy(),
+                      lambda: trf.transform(X)),
+        "hidden_states": (per_sequence(c, type(c).hidden_states),
+                          lambda: clf.hidden_states(X)),
+        "attention_weights": (per_sequence(a, type(a).attention_weights),
+                              lambda: att.attention_weights(X)),
+        "staged_predict_proba": (hand_staged,
+                                 lambda: _consumed(clf.staged_predict_proba(X))),
+        "score_steps": (per_sequence(d, _forecast_scores), lambda: det.score_steps(X)),
+    }
+
+
+def _assert_equal(name, hand, est):
+    if isinstance(hand, list):
+        assert len(hand) == len(est), name
+        hand, est = np.stack(hand), np.stack(est)
+    if hand.dtype.kind in "iub":
+        np.testing.assert_array_equal(hand, est, err_msg=name)
+    else:
+        np.testing.assert_allclose(hand, est, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def fitted_models(cfg, quick):
+    """Classifier, attention classifier, transformer, detector for ``cfg``."""
+    X, y = make_data(64 if quick else 256, cfg["n_steps"], cfg["n_features"])
+    network = cfg["network"]
+    attention = {**network, "aggregation": "attention"}
+    detector = {k: v for k, v in network.items() if k != "aggregation"}
+    return (
+        estimator(HiddenStateClassifier, network, 32, 1).fit(X, y),
+        estimator(HiddenStateClassifier, attention, 32, 1).fit(X, y),
+        estimator(HiddenStateTransformer, network, 32, 1).fit(X, y),
+        estimator(HiddenStateAnomalyDetector, {**detector, "segment_length": None},
+                  32, 1).fit(X),
+    )
+
+
+def _settings(cfg, extra=""):
+    network = cfg["network"] or {"network": "estimator defaults"}
+    return (f"n={cfg['n']} T={cfg['n_steps']} d={cfg['n_features']} "
+            + " ".join(f"{k}={v}" for k, v in network.items()) + extra)
+
+
+def _fit_pair(X, y, network, batch_size, epochs):
+    """The hand-written fit and the estimator's fit, no-argument functions."""
+
+    def hand():
+        return hand_written_fit(X, y, network, batch_size, epochs)
+
+    def fit():
+        return estimator(HiddenStateClassifier, network, batch_size, epochs).fit(X, y)
+
+    return hand, fit
 
 
 def run(quick=False, repeats=None, log=print):
@@ -214,32 +368,23 @@ def run(quick=False, repeats=None, log=print):
     machine = machine_line(env)
     repeats = repeats or (3 if quick else 31)
     rows = []
-    for name, cfg in CONFIGS.items():
+    for name, cfg in TRAINING.items():
         cfg = dict(cfg)
         if quick:
-            cfg.update(n=cfg["n"] // 4, epochs=2, n_predict=cfg["n_predict"] // 8)
+            cfg.update(n=cfg["n"] // 4, epochs=2, steps=60)
         X, y = make_data(cfg["n"], cfg["n_steps"], cfg["n_features"])
-        hs, bs, ep = cfg["hidden_size"], cfg["batch_size"], cfg["epochs"]
-        settings = (f"n={cfg['n']} T={cfg['n_steps']} d={cfg['n_features']} hidden={hs} "
-                    f"batch={bs} epochs={ep} GRU mean, no front-end/scaling, Adam lr={LR} "
-                    f"clip={CLIP}")
-
-        def hand():
-            return hand_written_fit(X, y, hs, bs, ep)
-
-        def fit():
-            return estimator(HiddenStateClassifier, hs, bs, ep).fit(X, y)
-
+        network, bs, ep = cfg["network"], cfg["batch_size"], cfg["epochs"]
+        settings = _settings(cfg, f" batch={bs} epochs={ep} Adam lr={LR} clip={CLIP}")
+        hand, fit = _fit_pair(X, y, network, bs, ep)
         _, hand_losses = hand()
         est_losses = list(fit().history_[:, "train_loss"])
         log(f"[overhead] {name}: final train loss hand {hand_losses[-1]:.4f} "
             f"estimator {est_losses[-1]:.4f}")
         r = paired_ratio(hand, fit, repeats=repeats)
-        log(f"[overhead] {name} fit: cpu {r['cpu_ratio']:.3f} wall {r['wall_ratio']:.3f}")
-        rows.append(_row(name, "fit / hand-written loop", r, "<= 1.05", settings, machine,
-                         time_ratio=True))
-        steps = 150 if quick else 1500
-        per_step = per_step_ratios(X, y, hs, bs, steps)
+        log(f"[overhead] {name} fit: cpu {r['cpu_ratio']:.3f} "
+            f"wall {r['wall_ratio']:.3f}")
+        rows.append(_row(name, "fit / hand-written loop", r, settings, machine))
+        per_step = per_step_ratios(X, y, network, bs, cfg["steps"])
         log(f"[overhead] {name} per step: trimmed {per_step['trimmed']:.3f} "
             f"stock {per_step['stock']:.3f}")
         for key, label in (("trimmed", "one training step (skhidden's SequenceNet)"),
@@ -247,51 +392,37 @@ def run(quick=False, repeats=None, log=print):
             rows.append({
                 "model": name, "comparison": label + " / hand-written step",
                 "ratio (CPU time)": per_step[key], "CPU IQR": "", "ratio (wall)": "",
-                "target": "(diagnostic)", "baseline wall s": "", "repeats": f"{steps} steps",
-                "settings": settings, "machine": machine,
+                "target": "(diagnostic)", "baseline wall s": "",
+                "repeats": f"{cfg['steps']} steps", "settings": settings,
+                "machine": machine,
             })
 
-        # Inference, on a fitted model (weights do not change the work).
-        Xp, yp = make_data(cfg["n_predict"], cfg["n_steps"], cfg["n_features"], seed=1)
-        clf = estimator(HiddenStateClassifier, hs, bs, 1).fit(X, y)
-        trf = estimator(HiddenStateTransformer, hs, bs, 1).fit(X, y)
-        module_c, module_t = clf.net_.module_, trf.net_.module_
-        np.testing.assert_allclose(clf.predict_proba(Xp), _raw_proba(module_c, Xp, bs),
-                                   rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(trf.transform(Xp), _raw_features(module_t, Xp, bs),
-                                   rtol=1e-5, atol=1e-6)
-        infer_settings = f"n={cfg['n_predict']} T={cfg['n_steps']} d={cfg['n_features']} " \
-                         f"hidden={hs} batch={bs} GRU mean"
-        for label, raw, method in (
-            ("predict_proba vs raw module (inference_mode)",
-             lambda: _raw_proba(module_c, Xp, bs), lambda: clf.predict_proba(Xp)),
-            ("transform vs raw module features (inference_mode)",
-             lambda: _raw_features(module_t, Xp, bs), lambda: trf.transform(Xp)),
-        ):
-            r = paired_ratio(raw, method, repeats=max(repeats, 31))
-            log(f"[overhead] {name} {label}: throughput cpu {1 / r['cpu_ratio']:.3f} "
-                f"wall {1 / r['wall_ratio']:.3f}")
-            rows.append(_row(name, label, r, ">= 0.95", infer_settings, machine,
-                             time_ratio=False))
-    return {"rows": rows, "markdown": _markdown(rows, env, repeats)}
+    for name, cfg in INFERENCE.items():
+        cfg = dict(cfg)
+        if quick:
+            cfg.update(n=cfg["n"] // 8)
+        X, _ = make_data(cfg["n"], cfg["n_steps"], cfg["n_features"], seed=1)
+        pairs = inference_pairs(fitted_models(cfg, quick), X)
+        settings = _settings(cfg, f"; hand-written batches of {HAND_BATCH}, "
+                                  "inference_batch_size='auto'")
+        for method, (hand, call) in pairs.items():
+            _assert_equal(method, hand(), call())
+            r = paired_ratio(hand, call, repeats=repeats)
+            log(f"[overhead] {name} {method}: cpu {r['cpu_ratio']:.3f} "
+                f"wall {r['wall_ratio']:.3f}")
+            rows.append(_row(name, f"{method} / hand-written inference_mode loop", r,
+                             settings, machine))
+    return {"rows": rows, "markdown": _markdown(rows, env, repeats, quick)}
 
 
-def _row(model, label, r, target, settings, machine, time_ratio):
-    # For inference the figure is a throughput ratio: the inverse time ratio,
-    # whose quartiles swap.
-    if time_ratio:
-        cpu, wall = r["cpu_ratio"], r["wall_ratio"]
-        cpu_iqr = f"{r['cpu_q1']:.3f}-{r['cpu_q3']:.3f}"
-    else:
-        cpu, wall = 1 / r["cpu_ratio"], 1 / r["wall_ratio"]
-        cpu_iqr = f"{1 / r['cpu_q3']:.3f}-{1 / r['cpu_q1']:.3f}"
+def _row(model, label, r, settings, machine):
     return {
         "model": model,
         "comparison": label,
-        "ratio (CPU time)": cpu,
-        "CPU IQR": cpu_iqr,
-        "ratio (wall)": wall,
-        "target": target,
+        "ratio (CPU time)": r["cpu_ratio"],
+        "CPU IQR": f"{r['cpu_q1']:.3f}-{r['cpu_q3']:.3f}",
+        "ratio (wall)": r["wall_ratio"],
+        "target": TARGET,
         "baseline wall s": r["baseline_wall_s"],
         "repeats": r["repeats"],
         "settings": settings,
@@ -299,37 +430,76 @@ def _row(model, label, r, target, settings, machine, time_ratio):
     }
 
 
-def _markdown(rows, env, repeats):
+def _markdown(rows, env, repeats, quick=False):
     text = [
         "## 1. Wrapper overhead\n",
-        "Training rows: estimator time / hand-written PyTorch time (lower is better, "
-        "target <= 1.05). Inference rows: estimator throughput / raw-module throughput "
-        "(higher is better, target >= 0.95). Medians of per-repeat ratios over "
-        f"{repeats} interleaved repeats (ABBA order; inference at least 31); "
-        "the IQR is that of the per-repeat ratios. CPU-time ratios are the "
-        "headline: torch runs on one thread, so a process's CPU time is the "
-        "work it did, while wall time also counts the other users of this "
-        f"shared {env['cpus']}-core machine (1-minute load {env['load_1min']} "
-        "at the start). The *one training step* rows are diagnostics: the "
-        "median per-batch time of skorch's step (the body of "
-        "`run_single_epoch`) over the hand-written step, alternating batch by "
-        "batch, with skhidden's trimmed `SequenceNet` and with skorch's stock "
-        "bookkeeping; a whole fit adds per-fit set-up (validation, net "
-        "construction, seeding) and per-epoch work (batch planning, history) "
-        "to this.\n",
-        markdown_table(rows, ["model", "comparison", "ratio (CPU time)", "CPU IQR",
-                              "ratio (wall)", "target", "baseline wall s", "repeats",
-                              "settings", "machine"]),
+        "Every row: estimator time / hand-written PyTorch time for the same work "
+        "(lower is better, target <= 1.05). Medians of per-repeat ratios over "
+        f"{repeats} interleaved repeats (ABBA order); the IQR is that of the "
+        "per-repeat ratios. Inference rows time the public method on the numpy "
+        "array a user passes (validation included) against a hand-written "
+        "`torch.inference_mode` loop over contiguous batches of "
+        f"{HAND_BATCH} sliced from a tensor made before timing, calling the same "
+        "fitted module. CPU-time ratios are the headline: torch runs on one "
+        "thread on both sides, so a process's CPU time is the work it did, "
+        "while wall time also counts the other users of this machine "
+        f"({env['cpus']} cores, 1-minute load {env['load_1min']} at the start). "
+        "The *one training step* rows are diagnostics: the median per-batch "
+        "time of skorch's step (the body of `run_single_epoch`) over the "
+        "hand-written step, alternating batch by batch, with skhidden's trimmed "
+        "`SequenceNet` and with skorch's stock bookkeeping; a whole fit adds "
+        "per-fit set-up (validation, net construction, seeding) and per-epoch "
+        "work (batch planning, history) to this.\n",
     ]
+    if quick:
+        text.append("**QUICK RUN: sizes and repeats cut down; the numbers are not "
+                    "meaningful.**\n")
+    columns = ["model", "comparison", "ratio (CPU time)", "CPU IQR", "ratio (wall)",
+               "target", "baseline wall s", "repeats", "settings", "machine"]
+    text.append(markdown_table(rows, columns))
     return "\n".join(text)
+
+
+def plot(rows, path):
+    """Bar chart of the ratios, fit rows and inference rows in two colours."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 0.22 * len(rows) + 1.2))
+    labels = [f"{r['model']}: {r['comparison'].split(' / ')[0]}" for r in rows]
+    values = [r["ratio (CPU time)"] for r in rows]
+    training = ["fit" in r["comparison"] or "training" in r["comparison"] for r in rows]
+    colors = ["tab:blue" if t else "tab:orange" for t in training]
+    y = range(len(rows))
+    ax.barh(y, values, color=colors)
+    ax.axvline(1.0, color="k", lw=0.8)
+    ax.axvline(1.05, color="tab:red", ls="--", lw=0.8, label="target 1.05")
+    ax.set_yticks(list(y))
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(min(0.8, min(values) - 0.05), max(1.25, max(values) + 0.05))
+    ax.set_xlabel("estimator time / hand-written PyTorch time "
+                  "(CPU time, median of repeats; blue: training, orange: inference)")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run, small sizes")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--output", default=RESULTS)
     args = parser.parse_args(argv)
-    print(run(quick=args.quick, repeats=args.repeats)["markdown"])
+    result = run(quick=args.quick, repeats=args.repeats)
+    os.makedirs(args.output, exist_ok=True)
+    with open(os.path.join(args.output, "overhead.md"), "w") as fh:
+        fh.write(result["markdown"] + "\n![overhead](overhead.png)\n")
+    plot(result["rows"], os.path.join(args.output, "overhead.png"))
+    print(result["markdown"])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 ``python benchmarks/run_all.py`` runs, in this order and in one process:
 
-1. ``overhead.py``: estimator fit / predict_proba / transform against
+1. ``overhead.py``: estimator fit and every inference method against
    hand-written PyTorch;
 2. ``ragged.py``: length-aware batching against padding to the global
    maximum;
@@ -34,33 +34,6 @@ import ragged  # noqa: E402
 from _common import RESULTS, environment, machine_line, markdown_table, set_threads  # noqa: E402,E501
 
 SECTIONS = {"overhead": overhead, "ragged": ragged, "accuracy": accuracy}
-
-
-def plot_overhead(rows, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 3.8))
-    labels = [f"{r['model']}: {r['comparison'].split(' (')[0]}" for r in rows]
-    values = [r["ratio (CPU time)"] for r in rows]
-    colors = ["tab:blue" if "fit" in r["comparison"] else "tab:orange" for r in rows]
-    y = range(len(rows))
-    ax.barh(y, values, color=colors)
-    ax.axvline(1.0, color="k", lw=0.8)
-    ax.axvline(1.05, color="tab:blue", ls="--", lw=0.8, label="fit target 1.05 (time ratio)")
-    ax.axvline(0.95, color="tab:orange", ls="--", lw=0.8,
-               label="inference target 0.95 (throughput ratio)")
-    ax.set_yticks(list(y))
-    ax.set_yticklabels(labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlim(min(0.8, min(values) - 0.05), max(1.25, max(values) + 0.05))
-    ax.set_xlabel("ratio vs hand-written PyTorch (CPU time, median of repeats)")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def plot_ragged(rows, path):
@@ -116,7 +89,7 @@ def main(argv=None):
             result = accuracy.run(quick=args.quick, plot_dir=args.output)
         else:
             result = SECTIONS[name].run(quick=args.quick)
-            plot = plot_overhead if name == "overhead" else plot_ragged
+            plot = overhead.plot if name == "overhead" else plot_ragged
             plot(result["rows"], os.path.join(args.output, f"{name}.png"))
         parts.append(result["markdown"] + f"\n![{name}]({name}.png)\n")
         timings.append({"section": name, "minutes": (time.perf_counter() - t0) / 60})
