@@ -262,6 +262,8 @@ class HiddenStateAnomalyDetector(StepScoreOutlierMixin, OutlierMixin, BaseHidden
     ----------
     n_features_in_ : int
         Features per step seen in ``fit``.
+    scaling_ : str
+        The input scaling used: ``scaling``, or what ``"auto"`` chose.
     threshold_ : float
         Step scores above it are anomalies (``predict_steps``).
     offset_ : float

@@ -37,6 +37,8 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         Class labels.
     n_features_in_ : int
         Features per step seen in ``fit``.
+    scaling_ : str
+        The input scaling used: ``scaling``, or what ``"auto"`` chose.
     net_ : skorch.NeuralNet
         The trained net; ``net_.module_`` is the torch network.
     history_ : skorch.callbacks.History

@@ -37,6 +37,8 @@ class HiddenStateRegressor(RegressorMixin, BaseHiddenState):
     ----------
     n_features_in_ : int
         Features per step seen in ``fit``.
+    scaling_ : str
+        The input scaling used: ``scaling``, or what ``"auto"`` chose.
     n_outputs_ : int
         Number of targets.
     net_ : skorch.NeuralNet

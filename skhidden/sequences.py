@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 
 __all__ = [
+    "amplitude_spread",
     "check_sequences",
     "check_timesteps",
     "feature_statistics",
@@ -367,6 +368,39 @@ def feature_statistics(padded, lengths):
     std = steps.std(axis=0)
     # Constant features are left unscaled rather than divided by zero.
     return steps.mean(axis=0), np.where(std < 10 * np.finfo(np.float64).eps, 1.0, std)
+
+
+def amplitude_spread(padded, lengths):
+    """How much the sequences' amplitudes differ, per feature.
+
+    The ratio of the 90th to the 10th percentile, over sequences, of each
+    sequence's own standard deviation of the feature: 1 for sequences that
+    were each standardised (most of the UCR archive), large where some
+    sequences are many times louder than others.
+
+    Parameters
+    ----------
+    padded : ndarray of shape (n_samples, max_length, n_features)
+        Padded sequences.
+    lengths : ndarray of shape (n_samples,)
+        Valid steps per sequence.
+
+    Returns
+    -------
+    spread : ndarray of shape (n_features,), float64
+        ``inf`` where at least a tenth of the sequences are constant in the
+        feature and others are not; 1 where all are constant.
+    """
+    mask = (np.arange(padded.shape[1]) < lengths[:, None])[:, :, None]
+    counts = lengths[:, None].astype(np.float64)
+    # float64 and centring first: float32 sums of squares overflow near its limit.
+    values = np.where(mask, padded, 0).astype(np.float64)
+    mean = values.sum(axis=1) / counts
+    centred = np.where(mask, values - mean[:, None], 0.0)
+    std = np.sqrt((centred**2).sum(axis=1) / counts)
+    high, low = np.percentile(std, 90, axis=0), np.percentile(std, 10, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(high > 0, high / low, 1.0)
 
 
 def plan_batches(lengths, batch_size, *, shuffle=False, random_state=None):

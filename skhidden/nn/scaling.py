@@ -62,6 +62,8 @@ class InputScaling(nn.Module):
 
     def __init__(self, n_features, mode="feature", mean=None, scale=None):
         super().__init__()
+        if mode not in SCALINGS:
+            raise ValueError(f"scaling={mode!r} is not one of {list(SCALINGS)}.")
         self.mode = mode
         self.output_size = _WIDTH.get(mode, 1) * n_features
         mean = torch.zeros(n_features) if mean is None else torch.as_tensor(mean)
