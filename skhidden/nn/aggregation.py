@@ -140,6 +140,9 @@ class Aggregation(nn.Module):
         """
         raise NotImplementedError
 
+    def check_running(self):
+        """Raise ValueError if ``running`` cannot read series in parts."""
+
     def prefix_mask(self, lengths, n_steps):
         """Which views count after each step, ``(batch, n_steps, n_views)`` bool."""
         return self.running_mask(0, n_steps, len(lengths), lengths.device)
@@ -275,7 +278,7 @@ class AttentionPool(Aggregation):
             )
         ]
         if carry is not None:
-            logs = [torch.logaddexp(x, before) for x, before in zip(logs, carry, strict=True)]
+            logs = [torch.logaddexp(x, c) for x, c in zip(logs, carry, strict=True)]
         log_total, positive, negative = logs
         mean = torch.exp(positive - log_total) - torch.exp(negative - log_total)
         return mean.to(states.dtype).unsqueeze(2), [x[:, -1:] for x in logs]
@@ -365,6 +368,9 @@ class TimestepSelect(Aggregation):
         index = timestep_indices(self.timesteps, lengths)
         return _reached(torch.arange(n_steps, device=lengths.device), index)
 
+    def check_running(self):
+        self._fixed_steps()
+
     def _fixed_steps(self):
         """The selected steps as a tensor; ValueError unless they are fixed steps."""
         if any(isinstance(step, float) or step < 0 for step in self.timesteps):
@@ -416,10 +422,16 @@ class Concatenation(Aggregation):
     def forward(self, states, lengths):
         return torch.cat([s(states, lengths) for s in self.strategies], dim=-1)
 
+    def check_running(self):
+        for strategy in self.strategies:
+            strategy.check_running()
+
     def running(self, states, carry=None):
         if carry is None:
             carry = [None] * len(self.strategies)
-        parts = [s.running(states, c) for s, c in zip(self.strategies, carry, strict=True)]
+        parts = [
+            s.running(states, c) for s, c in zip(self.strategies, carry, strict=True)
+        ]
         return torch.cat([p[0] for p in parts], dim=-1), [p[1] for p in parts]
 
 

@@ -24,7 +24,7 @@ from .encoder import RecurrentEncoder, valid_mask
 from .frontend import build_frontend
 from .scaling import PER_SEQUENCE, InputScaling
 
-__all__ = ["HiddenStateNetwork", "mean_over_views"]
+__all__ = ["HiddenStateNetwork", "check_causal", "mean_over_views"]
 
 
 def mean_over_views(values, mask=None):
@@ -45,6 +45,30 @@ def mean_over_views(values, mask=None):
         return values.mean(dim=-2)
     weights = mask.to(values.dtype).unsqueeze(-1)
     return (values * weights).sum(dim=-2) / weights.sum(dim=-2)
+
+
+def check_causal(network, what="Per-step predictions"):
+    """Raise ValueError unless every output of ``network`` reads past steps only.
+
+    Parameters
+    ----------
+    network : HiddenStateNetwork
+    what : str, default="Per-step predictions"
+        What needs the causal model, for the message.
+    """
+    if network.encoder.bidirectional:
+        raise ValueError(
+            f"{what} need a causal model, but this one is "
+            "bidirectional: its backward direction reads every step of the "
+            "sequence. Refit with bidirectional=False."
+        )
+    if network.scaling.mode in PER_SEQUENCE:
+        raise ValueError(
+            f"{what} need a causal model, but this one scales "
+            f"each sequence with statistics of all its steps "
+            f"(scaling={network.scaling.mode!r}). Refit with scaling='feature', "
+            "'feature_running' or 'none'."
+        )
 
 
 class HiddenStateNetwork(nn.Module):
@@ -228,32 +252,10 @@ class HiddenStateNetwork(nn.Module):
             future, or a per-sequence input scaling, whose statistics come from
             every step: either way no output depends on the first steps only.
         """
-        self.check_causal()
+        check_causal(self)
         states, lengths = self.encode(X, lengths)
         outputs = self._heads(self.aggregation.prefix(states, lengths))
         return outputs, self.aggregation.prefix_mask(lengths, states.shape[1])
-
-    def check_causal(self, what="Per-step predictions"):
-        """Raise ValueError unless every step's output reads earlier steps only.
-
-        Parameters
-        ----------
-        what : str, default="Per-step predictions"
-            What needs the causal model, for the message.
-        """
-        if self.encoder.bidirectional:
-            raise ValueError(
-                f"{what} need a causal model, but this one is "
-                "bidirectional: its backward direction reads every step of the "
-                "sequence. Refit with bidirectional=False."
-            )
-        if self.scaling.mode in PER_SEQUENCE:
-            raise ValueError(
-                f"{what} need a causal model, but this one scales "
-                f"each sequence with statistics of all its steps "
-                f"(scaling={self.scaling.mode!r}). Refit with scaling='feature', "
-                "'feature_running' or 'none'."
-            )
 
     def attention_pool(self):
         """The aggregation's ``AttentionPool`` (alone or inside a tuple).

@@ -158,7 +158,7 @@ class InputScaling(nn.Module):
         std = torch.sqrt(var.clamp_min(0.0))
         # The first step of a sequence (or a constant stretch) has no spread: zero.
         spread = std > 1e-6
-        shape = torch.where(spread, (offset - mean) / torch.where(spread, std, 1.0), 0.0)
-        shape = shape.to(X.dtype)
+        shape = (offset - mean) / torch.where(spread, std, 1.0)
+        shape = torch.where(spread, shape, 0.0).to(X.dtype)
         carry = (first, sums[:, -1:], sums_of_squares[:, -1:], count + X.shape[1])
         return torch.cat([feature, shape * mask], dim=-1), carry
