@@ -70,11 +70,10 @@ class SeriesStream:
         Whether ``finish`` was called.
     """
 
-    def __init__(self, estimator, torch_stream, combine, check_end=None):
+    def __init__(self, estimator, torch_stream, combine):
         self.estimator = estimator
         self._stream = torch_stream
         self._combine = combine
-        self._check_end = check_end
         self.n_steps_ = self.n_outputs_ = 0
         self.finished_ = False
 
@@ -137,8 +136,11 @@ class SeriesStream:
         self._check_open()
         if self.n_steps_ == 0:
             raise ValueError("This stream read no step: update it with a chunk first.")
-        if self._check_end is not None:
-            self._check_end(self.n_steps_)
+        module = self.estimator.net_.module_
+        timesteps = getattr(module.aggregation, "timesteps", None)
+        if timesteps is not None and isinstance(self._stream, StagedStream):
+            n_windows = -(-self.n_steps_ // module.frontend.stride)
+            check_timesteps(timesteps, np.array([n_windows]))
         outputs = self._run(self._stream.finish)
         self.finished_ = True
         return outputs
@@ -205,14 +207,7 @@ class StagedStreamMixin:
             fractions or negative steps), before any chunk is read.
         """
         module = _eval_module(self)
-        timesteps = getattr(module.aggregation, "timesteps", None)
-        stride = module.frontend.stride
-
-        def check_end(n_steps):
-            if timesteps is not None:
-                check_timesteps(timesteps, np.array([-(-n_steps // stride)]))
-
-        return SeriesStream(self, StagedStream(module), self._combine_stream, check_end)
+        return SeriesStream(self, StagedStream(module), self._combine_stream)
 
 
 class ScoreStreamMixin:
@@ -236,6 +231,10 @@ class ScoreStreamMixin:
         """
         module = _eval_module(self)
         score, mean, precision = self._score_options()
-        return SeriesStream(
-            self, ScoreStream(module, score, mean, precision), lambda s: s[0].numpy()
-        )
+        scores = ScoreStream(module, score, mean, precision)
+        return SeriesStream(self, scores, _one_series)
+
+
+def _one_series(scores):
+    """The scores of the stream's only series, as numpy."""
+    return scores[0].numpy()
