@@ -110,7 +110,7 @@ class SeriesStream:
                 f"{type(self.estimator).__name__} was fitted with {n_features}."
             )
         if len(steps) == 0:
-            return self._run(lambda: self._empty())
+            return self._run(self._empty)
         X = torch.from_numpy(steps[None]).to(self.estimator.net_.device)
         outputs = self._run(lambda: self._stream.update(X))
         self.n_steps_ += len(steps)

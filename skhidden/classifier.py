@@ -212,6 +212,10 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         ValueError
             For a bidirectional model or a per-sequence ``scaling``, which
             read every step at once.
+
+        See Also
+        --------
+        stream : The same outputs for one series read chunk by chunk.
         """
         return self._staged(X, _mean_proba)
 

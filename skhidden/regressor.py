@@ -190,6 +190,10 @@ class HiddenStateRegressor(StagedStreamMixin, RegressorMixin, BaseHiddenState):
         ValueError
             For a bidirectional model or a per-sequence ``scaling``, which
             read every step at once.
+
+        See Also
+        --------
+        stream : The same outputs for one series read chunk by chunk.
         """
         staged = self._staged(
             X, lambda outputs, mask: mean_over_views(outputs.double(), mask)
