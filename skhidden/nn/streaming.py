@@ -323,5 +323,5 @@ class ScoreStream:
                 return scores[:, :0]
             scores[:, :first] = scores[:, first : first + 1]
         self._sums, self._counts = self._sums[:, n:], self._counts[n:]
-        self.n_scored = ready
+        self.n_scored += n
         return scores
