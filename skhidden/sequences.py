@@ -25,6 +25,7 @@ import numpy as np
 __all__ = [
     "amplitude_spread",
     "check_sequences",
+    "check_steps",
     "check_timesteps",
     "feature_statistics",
     "iter_chunks",
@@ -252,6 +253,67 @@ def check_sequences(X, *, name="X", dtype=np.float32):
             f"{name} has values too large for {np.dtype(dtype).name}; rescale it."
         )
     return converted, lengths
+
+
+def check_steps(steps, *, name="chunk", dtype=np.float32):
+    """Validate the next steps of one series and convert them to a new array.
+
+    Parameters
+    ----------
+    steps : array-like of shape (n_steps, n_features) or (n_steps,)
+        Consecutive steps of one series; 1-D for a single feature. May be
+        empty (no steps).
+    name : str, default="chunk"
+        Name used in error messages.
+    dtype : numpy dtype, default=np.float32
+        Floating dtype of the returned array.
+
+    Returns
+    -------
+    steps : ndarray of shape (n_steps, n_features)
+        A new array.
+
+    Raises
+    ------
+    ValueError
+        On a wrong number of dimensions, zero features, NaN or infinite
+        values (a series read in parts has no padding), or values too large
+        for ``dtype``.
+    TypeError
+        On values that are not real numbers, or a masked array.
+    """
+    if steps is None or isinstance(steps, (str, bytes, numbers.Number)):
+        raise TypeError(
+            f"{name} must be an array of steps (n_steps, n_features), got "
+            f"{type(steps).__name__}."
+        )
+    array = _as_numeric_array(steps, name)
+    if array.ndim == 1:
+        array = array[:, None]
+    elif array.ndim != 2:
+        raise ValueError(
+            f"{name} has {array.ndim} dimension(s); the next steps of one series "
+            "are a 2-D array (n_steps, n_features), or 1-D (n_steps,) for one "
+            "feature."
+        )
+    if array.shape[1] == 0:
+        raise ValueError(f"{name} has 0 features per step; need at least one.")
+    bad = ~np.isfinite(array)
+    if bad.any():
+        t = int(np.argwhere(bad)[0][0])
+        what = "NaN" if np.isnan(array[t]).any() else "an infinite value"
+        raise ValueError(
+            f"{name} has {what} at step {t}. The steps of a series read in parts "
+            "must all be finite (there is no padding to mark); fill or drop "
+            "missing values first."
+        )
+    with np.errstate(over="ignore"):
+        converted = array.astype(dtype)
+    if np.isinf(converted).any():
+        raise ValueError(
+            f"{name} has values too large for {np.dtype(dtype).name}; rescale it."
+        )
+    return converted
 
 
 def iter_chunks(X, max_values=2**22):
