@@ -91,6 +91,7 @@ PUBLIC_MODULES = [
     "skhidden.nn.scaling",
     "skhidden.nn.scoring",
     "skhidden.nn.stem",
+    "skhidden.nn.streaming",
     "skhidden.demo",
 ]
 NOT_OBJECTS = {"__version__"}  # a string, shown on the front page

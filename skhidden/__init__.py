@@ -10,6 +10,7 @@ skorch training (``_training``) -> torch modules (``skhidden.nn``) ->
 sequence data (``skhidden.sequences``, numpy only).
 """
 
+from ._streaming import SeriesStream
 from ._training import NonFiniteLossError
 from ._version import __version__
 from .anomaly import HiddenStateAnomalyDetector
@@ -26,6 +27,7 @@ __all__ = [
     "HiddenStateTransformer",
     "NonFiniteLossError",
     "SequenceScaler",
+    "SeriesStream",
     "__version__",
     "load",
     "save",

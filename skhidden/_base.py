@@ -57,7 +57,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         "n_networks": [Interval(numbers.Integral, 1, None, closed="left")],
         "frontend": [StrOptions(set(FRONTENDS))],
         "frontend_window": [Interval(numbers.Integral, 1, None, closed="left")],
-        "scaling": [StrOptions(set(SCALINGS))],
+        "scaling": [StrOptions({"auto", *SCALINGS})],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "inference_batch_size": [

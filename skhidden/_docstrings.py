@@ -121,10 +121,15 @@ SHARED_PARAMETERS = [
     ),
     (
         "scaling",
-        '{"none", "feature", "sequence", "sequence_level", "feature_sequence", '
-        '"feature_running"}',
+        '{"auto", "none", "feature", "sequence", "sequence_level", '
+        '"feature_sequence", "feature_running"}',
         """\
-        Input standardisation inside the network: each feature with its mean
+        Input standardisation inside the network. ``"auto"`` chooses at fit
+        from the training sequences (``scaling_`` says which):
+        ``"feature_running"`` where their amplitudes differ (the 90th
+        percentile of their per-sequence deviations over 1.5 times the
+        10th, in any feature), else ``"feature"`` (already standardised
+        sequences, as most archive sets are). The others: each feature with its mean
         and deviation over all valid training steps (``"feature"``), each
         sequence over its own valid steps (``"sequence"``, removes amplitude
         differences between sequences), that plus each sequence's level and

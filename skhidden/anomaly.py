@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseHiddenState
 from ._docstrings import fill_parameters
 from ._registry import register_estimator
+from ._streaming import ScoreStreamMixin
 from .nn.losses import NextStepLoss
 from .nn.scaling import PER_SEQUENCE
 from .nn.scoring import SCORES, state_moments, step_scores
@@ -214,7 +215,9 @@ class StepScoreOutlierMixin:
         """,
     }
 )
-class HiddenStateAnomalyDetector(StepScoreOutlierMixin, OutlierMixin, BaseHiddenState):
+class HiddenStateAnomalyDetector(
+    ScoreStreamMixin, StepScoreOutlierMixin, OutlierMixin, BaseHiddenState
+):
     """Anomaly scores at every step of a series, from the recurrent states.
 
     ``fit(X)`` trains the network without labels, on (mostly) normal
@@ -262,6 +265,8 @@ class HiddenStateAnomalyDetector(StepScoreOutlierMixin, OutlierMixin, BaseHidden
     ----------
     n_features_in_ : int
         Features per step seen in ``fit``.
+    scaling_ : str
+        The input scaling used: ``scaling``, or what ``"auto"`` chose.
     threshold_ : float
         Step scores above it are anomalies (``predict_steps``).
     offset_ : float
@@ -442,17 +447,21 @@ class HiddenStateAnomalyDetector(StepScoreOutlierMixin, OutlierMixin, BaseHidden
             ``anomaly_score`` for the first steps).
         """
         check_is_fitted(self, "net_")
-        mean = precision = None
-        if self.anomaly_score == "distance":
-            device = self.net_.device
-            mean = torch.as_tensor(self.state_mean_, device=device)
-            precision = torch.as_tensor(self.state_precision_, device=device)
-        score = self.anomaly_score
+        score, mean, precision = self._score_options()
 
         def compute(module, Xb, lengths):
             return step_scores(module, Xb, lengths, score, mean, precision)
 
         return self._stream(X, compute, per_step="input")
+
+    def _score_options(self):
+        """``(score, mean, precision)`` for ``nn.scoring.step_scores``."""
+        mean = precision = None
+        if self.anomaly_score == "distance":
+            device = self.net_.device
+            mean = torch.as_tensor(self.state_mean_, device=device)
+            precision = torch.as_tensor(self.state_precision_, device=device)
+        return self.anomaly_score, mean, precision
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

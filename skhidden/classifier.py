@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import StrOptions
 from ._base import BaseHiddenState
 from ._docstrings import fill_parameters
 from ._registry import register_estimator
+from ._streaming import StagedStreamMixin
 from ._targets import encode_labels
 from .nn.network import mean_over_views
 
@@ -16,7 +17,7 @@ __all__ = ["HiddenStateClassifier"]
 
 @register_estimator
 @fill_parameters()
-class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
+class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState):
     """Recurrent-network classifier whose features are the aggregated hidden states.
 
     The network reads each sequence with an RNN, LSTM or GRU, summarises the
@@ -37,6 +38,8 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         Class labels.
     n_features_in_ : int
         Features per step seen in ``fit``.
+    scaling_ : str
+        The input scaling used: ``scaling``, or what ``"auto"`` chose.
     net_ : skorch.NeuralNet
         The trained net; ``net_.module_`` is the torch network.
     history_ : skorch.callbacks.History
@@ -213,6 +216,10 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         ValueError
             For a bidirectional model or a per-sequence ``scaling``, which
             read every step at once.
+
+        See Also
+        --------
+        stream : The same outputs for one series read chunk by chunk.
         """
         return self._staged(X, _mean_proba)
 
@@ -233,6 +240,9 @@ class HiddenStateClassifier(ClassifierMixin, BaseHiddenState):
         """
         staged = self.staged_predict_proba(X)
         return (self.classes_[np.argmax(proba, axis=1)] for proba in staged)
+
+    def _combine_stream(self, outputs, mask):
+        return _mean_proba(outputs, mask)[0].numpy()
 
 
 def _mean_proba(logits, mask=None):

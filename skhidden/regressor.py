@@ -6,6 +6,7 @@ from sklearn.base import RegressorMixin
 from ._base import BaseHiddenState
 from ._docstrings import fill_parameters
 from ._registry import register_estimator
+from ._streaming import StagedStreamMixin
 from ._targets import prepare_regression_targets
 from .nn.network import mean_over_views
 
@@ -22,7 +23,7 @@ __all__ = ["HiddenStateRegressor"]
         """
     }
 )
-class HiddenStateRegressor(RegressorMixin, BaseHiddenState):
+class HiddenStateRegressor(StagedStreamMixin, RegressorMixin, BaseHiddenState):
     """Recurrent-network regressor whose features are the aggregated hidden states.
 
     Same model as :class:`HiddenStateClassifier` with a linear output per
@@ -37,6 +38,8 @@ class HiddenStateRegressor(RegressorMixin, BaseHiddenState):
     ----------
     n_features_in_ : int
         Features per step seen in ``fit``.
+    scaling_ : str
+        The input scaling used: ``scaling``, or what ``"auto"`` chose.
     n_outputs_ : int
         Number of targets.
     net_ : skorch.NeuralNet
@@ -191,11 +194,19 @@ class HiddenStateRegressor(RegressorMixin, BaseHiddenState):
         ValueError
             For a bidirectional model or a per-sequence ``scaling``, which
             read every step at once.
+
+        See Also
+        --------
+        stream : The same outputs for one series read chunk by chunk.
         """
         staged = self._staged(
             X, lambda outputs, mask: mean_over_views(outputs.double(), mask)
         )
         return (y_pred.ravel() if self._y_1d else y_pred for y_pred in staged)
+
+    def _combine_stream(self, outputs, mask):
+        y_pred = mean_over_views(outputs.double(), mask)[0].numpy()
+        return y_pred[:, 0] if self._y_1d else y_pred
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

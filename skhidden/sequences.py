@@ -23,7 +23,9 @@ import numbers
 import numpy as np
 
 __all__ = [
+    "amplitude_spread",
     "check_sequences",
+    "check_steps",
     "check_timesteps",
     "feature_statistics",
     "iter_chunks",
@@ -278,6 +280,67 @@ def check_sequences(X, *, name="X", dtype=np.float32):
     return converted, lengths
 
 
+def check_steps(steps, *, name="chunk", dtype=np.float32):
+    """Validate the next steps of one series and convert them to a new array.
+
+    Parameters
+    ----------
+    steps : array-like of shape (n_steps, n_features) or (n_steps,)
+        Consecutive steps of one series; 1-D for a single feature. May be
+        empty (no steps).
+    name : str, default="chunk"
+        Name used in error messages.
+    dtype : numpy dtype, default=np.float32
+        Floating dtype of the returned array.
+
+    Returns
+    -------
+    steps : ndarray of shape (n_steps, n_features)
+        A new array.
+
+    Raises
+    ------
+    ValueError
+        On a wrong number of dimensions, zero features, NaN or infinite
+        values (a series read in parts has no padding), or values too large
+        for ``dtype``.
+    TypeError
+        On values that are not real numbers, or a masked array.
+    """
+    if steps is None or isinstance(steps, (str, bytes, numbers.Number)):
+        raise TypeError(
+            f"{name} must be an array of steps (n_steps, n_features), got "
+            f"{type(steps).__name__}."
+        )
+    array = _as_numeric_array(steps, name)
+    if array.ndim == 1:
+        array = array[:, None]
+    elif array.ndim != 2:
+        raise ValueError(
+            f"{name} has {array.ndim} dimension(s); the next steps of one series "
+            "are a 2-D array (n_steps, n_features), or 1-D (n_steps,) for one "
+            "feature."
+        )
+    if array.shape[1] == 0:
+        raise ValueError(f"{name} has 0 features per step; need at least one.")
+    bad = ~np.isfinite(array)
+    if bad.any():
+        t = int(np.argwhere(bad)[0][0])
+        what = "NaN" if np.isnan(array[t]).any() else "an infinite value"
+        raise ValueError(
+            f"{name} has {what} at step {t}. The steps of a series read in parts "
+            "must all be finite (there is no padding to mark); fill or drop "
+            "missing values first."
+        )
+    with np.errstate(over="ignore"):
+        converted = array.astype(dtype)
+    if np.isinf(converted).any():
+        raise ValueError(
+            f"{name} has values too large for {np.dtype(dtype).name}; rescale it."
+        )
+    return converted
+
+
 def iter_chunks(X, max_values=2**22):
     """Split sequences into consecutive parts small enough to convert at once.
 
@@ -392,6 +455,39 @@ def feature_statistics(padded, lengths):
     std = steps.std(axis=0)
     # Constant features are left unscaled rather than divided by zero.
     return steps.mean(axis=0), np.where(std < 10 * np.finfo(np.float64).eps, 1.0, std)
+
+
+def amplitude_spread(padded, lengths):
+    """How much the sequences' amplitudes differ, per feature.
+
+    The ratio of the 90th to the 10th percentile, over sequences, of each
+    sequence's own standard deviation of the feature: 1 for sequences that
+    were each standardised (most of the UCR archive), large where some
+    sequences are many times louder than others.
+
+    Parameters
+    ----------
+    padded : ndarray of shape (n_samples, max_length, n_features)
+        Padded sequences.
+    lengths : ndarray of shape (n_samples,)
+        Valid steps per sequence.
+
+    Returns
+    -------
+    spread : ndarray of shape (n_features,), float64
+        ``inf`` where at least a tenth of the sequences are constant in the
+        feature and others are not; 1 where all are constant.
+    """
+    mask = (np.arange(padded.shape[1]) < lengths[:, None])[:, :, None]
+    counts = lengths[:, None].astype(np.float64)
+    # float64 and centring first: float32 sums of squares overflow near its limit.
+    values = np.where(mask, padded, 0).astype(np.float64)
+    mean = values.sum(axis=1) / counts
+    centred = np.where(mask, values - mean[:, None], 0.0)
+    std = np.sqrt((centred**2).sum(axis=1) / counts)
+    high, low = np.percentile(std, 90, axis=0), np.percentile(std, 10, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(high > 0, high / low, 1.0)
 
 
 def plan_batches(

@@ -44,6 +44,8 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
     ----------
     n_features_in_ : int
         Features per step seen in ``fit``.
+    scaling_ : str
+        The input scaling used: ``scaling``, or what ``"auto"`` chose.
     objective_ : {"classification", "regression", "next_step"}
         What the network was trained to do.
     net_ : skorch.NeuralNet

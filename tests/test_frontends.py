@@ -109,3 +109,30 @@ def test_bad_frontend_parameters(long_ragged):
         HiddenStateClassifier(frontend="fft").fit(X, y)
     with pytest.raises(ValueError, match="frontend_window"):
         HiddenStateClassifier(frontend="patch", frontend_window=0).fit(X, y)
+
+
+def _loud_and_quiet(seed=0):
+    """Standardised sequences, half of them made 30 times louder."""
+    X, y = make_sequences(n=24, n_steps=40, seed=seed)
+    X = (X - X.mean(axis=1, keepdims=True)) / X.std(axis=1, keepdims=True)
+    return X, X * np.where(np.arange(len(X)) % 2, 30.0, 1.0)[:, None, None], y
+
+
+def test_auto_scaling_reads_the_shape_only_where_amplitudes_differ(tmp_path):
+    import skhidden
+
+    standardised, loud, y = _loud_and_quiet()
+    plain = HiddenStateClassifier(scaling="auto", **TINY).fit(standardised, y)
+    assert plain.scaling_ == "feature"
+    same = HiddenStateClassifier(scaling="feature", **TINY).fit(standardised, y)
+    np.testing.assert_array_equal(plain.predict_proba(standardised), same.predict_proba(standardised))
+
+    clf = HiddenStateClassifier(scaling="auto", **TINY).fit(loud, y)
+    assert clf.scaling_ == "feature_running"
+    assert clf.get_params()["scaling"] == "auto"
+    # Causal, so staged outputs still work; the choice survives saving.
+    assert len(list(clf.staged_predict_proba(loud[:3]))) > 1
+    skhidden.save(clf, tmp_path / "model.skh")
+    loaded = skhidden.load(tmp_path / "model.skh")
+    assert loaded.scaling_ == "feature_running"
+    np.testing.assert_allclose(loaded.predict_proba(loud), clf.predict_proba(loud), atol=1e-6)

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from skhidden.sequences import check_sequences, check_timesteps, plan_batches, unpad
+from skhidden.sequences import (
+    amplitude_spread,
+    check_sequences,
+    check_timesteps,
+    plan_batches,
+    unpad,
+)
 
 
 def test_3d_array_is_kept_and_converted_to_float32():
@@ -140,3 +146,32 @@ def test_plan_batches_shuffles_batch_order_between_draws():
     first = plan_batches(lengths, 8, shuffle=True, random_state=rng)
     second = plan_batches(lengths, 8, shuffle=True, random_state=rng)
     assert not all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_amplitude_spread_is_one_for_standardised_sequences():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 50, 2))
+    X = (X - X.mean(axis=1, keepdims=True)) / X.std(axis=1, keepdims=True)
+    padded, lengths = check_sequences(X)
+    np.testing.assert_allclose(amplitude_spread(padded, lengths), [1.0, 1.0], rtol=1e-5)
+
+
+def test_amplitude_spread_measures_loud_and_quiet_sequences_per_feature():
+    rng = np.random.default_rng(0)
+    loudness = np.where(np.arange(40) % 2 == 0, 1.0, 20.0)
+    ragged = []
+    for i in range(40):  # padding must not count
+        x = rng.normal(size=(30 + i % 30, 2))
+        ragged.append((x - x.mean(axis=0)) / x.std(axis=0) * [1.0, loudness[i]])
+    padded, lengths = check_sequences(ragged)
+    spread = amplitude_spread(padded, lengths)
+    assert spread[0] == pytest.approx(1.0, rel=0.05)
+    assert spread[1] == pytest.approx(20.0, rel=0.05)
+
+
+def test_amplitude_spread_of_constant_sequences():
+    padded, lengths = check_sequences(np.ones((10, 5, 1)))
+    assert amplitude_spread(padded, lengths)[0] == 1.0
+    X = np.ones((10, 5, 1))
+    X[:5] += np.arange(5)[None, :, None]  # half the sequences vary, half are flat
+    assert amplitude_spread(*check_sequences(X))[0] == np.inf

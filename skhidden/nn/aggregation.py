@@ -16,6 +16,14 @@ heads only count once their step has been read). Prefixes read the states as
 causal: they assume forward-only states, since a backward direction has read
 the future.
 
+``running(states, carry)`` is the same prefix over a series read in parts:
+the values after each of the next steps, given what the steps before left
+(``carry``, None at the start), and the carry for the steps after; a
+strategy's ``_prefix`` is its ``running`` on the whole batch, so both paths
+are one piece of code. Memory stays one state per series (a running sum,
+maximum or log-sum-exp), whatever the series' length. ``running_mask``
+gives ``prefix_mask``'s views for those steps.
+
 ``AGGREGATIONS`` maps names to classes; adding a strategy is adding a
 subclass of ``Aggregation`` (``forward`` and ``_prefix``) there.
 ``build_aggregation`` turns a name or a tuple of names into a module.
@@ -73,9 +81,10 @@ def hold_final(values, lengths):
 class Aggregation(nn.Module):
     """Base of the strategies: one view, every view counts at every step.
 
-    Subclasses implement ``forward`` and ``_prefix`` (the per-step value,
+    Subclasses implement ``forward`` and ``running`` (the per-step value over
+    a series read in parts), or ``_prefix`` (the per-step value,
     ``(batch, n_steps, n_views, output_size)``, which may hold anything after
-    a sequence's end).
+    a sequence's end) where the prefix depends on the lengths.
 
     Parameters
     ----------
@@ -108,11 +117,42 @@ class Aggregation(nn.Module):
         """
         return hold_final(self._prefix(states, lengths), lengths)
 
+    def _prefix(self, states, lengths):
+        # Values after a sequence's end are replaced by hold_final.
+        return self.running(states)[0]
+
+    def running(self, states, carry=None):
+        """Values after each of the next steps of series read in parts.
+
+        Parameters
+        ----------
+        states : torch.Tensor of shape (batch, n_steps, state_size)
+            Forward-only states of the next steps, all valid.
+        carry : object, optional
+            What the call on the steps before returned; None at the start.
+
+        Returns
+        -------
+        values : torch.Tensor of shape (batch, n_steps, n_views, output_size)
+            Equal to ``prefix`` on the whole series at these steps.
+        carry : object
+            For the call on the steps that follow.
+        """
+        raise NotImplementedError
+
+    def check_running(self):
+        """Raise ValueError if ``running`` cannot read series in parts."""
+
     def prefix_mask(self, lengths, n_steps):
         """Which views count after each step, ``(batch, n_steps, n_views)`` bool."""
-        return torch.ones(
-            len(lengths), n_steps, self.n_views, dtype=torch.bool, device=lengths.device
-        )
+        return self.running_mask(0, n_steps, len(lengths), lengths.device)
+
+    def running_mask(self, start, n_steps, batch, device=None):
+        """``prefix_mask`` at steps ``start`` to ``start + n_steps - 1``.
+
+        For series read in parts, whose lengths are not known yet.
+        """
+        return torch.ones(batch, n_steps, self.n_views, dtype=torch.bool, device=device)
 
 
 class LastState(Aggregation):
@@ -139,8 +179,8 @@ class LastState(Aggregation):
         last = _gather_steps(states, (lengths - 1).unsqueeze(1))
         return torch.where(self.backward_features, states[:, :1], last)
 
-    def _prefix(self, states, lengths):
-        return states.unsqueeze(2)
+    def running(self, states, carry=None):
+        return states.unsqueeze(2), None
 
 
 class MeanPool(Aggregation):
@@ -157,11 +197,15 @@ class MeanPool(Aggregation):
         total = states.sum(dim=1, keepdim=True)
         return total / lengths.view(-1, 1, 1).to(states.dtype)
 
-    def _prefix(self, states, lengths):
-        counts = torch.arange(1, states.shape[1] + 1, device=states.device)
-        return (
-            states.cumsum(dim=1) / counts.view(1, -1, 1).to(states.dtype)
-        ).unsqueeze(2)
+    def running(self, states, carry=None):
+        total, count = (0.0, 0) if carry is None else carry
+        # float64 sums: a float32 running sum stops growing on long series.
+        sums = states.double().cumsum(dim=1) + total
+        counts = torch.arange(
+            count + 1, count + states.shape[1] + 1, device=states.device
+        ).view(1, -1, 1)
+        mean = (sums / counts).to(states.dtype).unsqueeze(2)
+        return mean, (sums[:, -1:], count + states.shape[1])
 
 
 class MaxPool(Aggregation):
@@ -178,8 +222,11 @@ class MaxPool(Aggregation):
         masked = states.masked_fill(~mask, -torch.inf)
         return masked.amax(dim=1, keepdim=True)
 
-    def _prefix(self, states, lengths):
-        return torch.cummax(states, dim=1).values.unsqueeze(2)
+    def running(self, states, carry=None):
+        values = torch.cummax(states, dim=1).values
+        if carry is not None:
+            values = torch.maximum(values, carry)
+        return values.unsqueeze(2), values[:, -1:]
 
 
 class AttentionPool(Aggregation):
@@ -215,22 +262,26 @@ class AttentionPool(Aggregation):
         weights = self.weights(states, lengths)
         return torch.bmm(weights.unsqueeze(1), states)
 
-    def _prefix(self, states, lengths):
+    def running(self, states, carry=None):
         # The softmax-weighted mean over steps <= t for every t, as ratios of
         # running log-sum-exps: exact for scores of any size, O(n_steps) memory.
         # Logarithms need positive values, so positive and negative parts of
-        # the states are summed apart.
-        scores = self._masked_scores(states, lengths).double().unsqueeze(-1)
-        log_total = torch.logcumsumexp(scores, dim=1)
-
-        def running_mean(part):
-            return torch.exp(
-                torch.logcumsumexp(scores + torch.log(part), dim=1) - log_total
-            )
-
+        # the states are summed apart; the carry is the three log-sums so far.
+        scores = self.score(states).double()
         values = states.double()
-        mean = running_mean(values.clamp(min=0)) - running_mean((-values).clamp(min=0))
-        return mean.to(states.dtype).unsqueeze(2)
+        logs = [
+            torch.logcumsumexp(x, dim=1)
+            for x in (
+                scores,
+                scores + torch.log(values.clamp(min=0)),
+                scores + torch.log((-values).clamp(min=0)),
+            )
+        ]
+        if carry is not None:
+            logs = [torch.logaddexp(x, c) for x, c in zip(logs, carry, strict=True)]
+        log_total, positive, negative = logs
+        mean = torch.exp(positive - log_total) - torch.exp(negative - log_total)
+        return mean.to(states.dtype).unsqueeze(2), [x[:, -1:] for x in logs]
 
 
 def timestep_indices(timesteps, lengths):
@@ -262,6 +313,17 @@ def timestep_indices(timesteps, lengths):
             position = torch.full_like(lengths, step)
         columns.append(position)
     return torch.stack(columns, dim=1)
+
+
+def _reached(steps, index):
+    """Which views count after each of ``steps``, ``(batch, n_steps, n_views)``.
+
+    A view counts once its step (``index``, ``(batch, n_views)``) is read.
+    """
+    reached = steps[None, :, None] >= index[:, None, :]
+    earliest = index == index.amin(dim=1, keepdim=True)
+    # Before any selected step is read, the earliest view stands in.
+    return reached | (earliest[:, None, :] & ~reached.any(dim=2, keepdim=True))
 
 
 class TimestepSelect(Aggregation):
@@ -304,11 +366,44 @@ class TimestepSelect(Aggregation):
 
     def prefix_mask(self, lengths, n_steps):
         index = timestep_indices(self.timesteps, lengths)
-        steps = torch.arange(n_steps, device=lengths.device)
-        reached = steps[None, :, None] >= index[:, None, :]
-        earliest = index == index.amin(dim=1, keepdim=True)
-        # Before any selected step is read, the earliest view stands in.
-        return reached | (earliest[:, None, :] & ~reached.any(dim=2, keepdim=True))
+        return _reached(torch.arange(n_steps, device=lengths.device), index)
+
+    def check_running(self):
+        self._fixed_steps()
+
+    def _fixed_steps(self):
+        """The selected steps as a tensor; ValueError unless they are fixed steps."""
+        if any(isinstance(step, float) or step < 0 for step in self.timesteps):
+            raise ValueError(
+                f"timesteps={list(self.timesteps)} holds fractions of the length "
+                "or steps counted from the end, which a series read in parts "
+                "does not know yet. Refit with steps counted from the start "
+                "(ints >= 0) to stream."
+            )
+        return torch.tensor(self.timesteps)
+
+    def running(self, states, carry=None):
+        """Each view's state once its step is read, the current state before.
+
+        Fixed steps only (ints >= 0): fractions and negative steps depend on
+        the length of the whole series.
+        """
+        start, held = (0, None) if carry is None else carry
+        batch, n_steps, _ = states.shape
+        index = self._fixed_steps().to(states.device)
+        steps = torch.arange(start, start + n_steps, device=states.device)
+        local = (torch.minimum(steps[:, None], index[None, :]) - start).clamp_min(0)
+        picked = _gather_steps(states, local.flatten()[None].expand(batch, -1))
+        picked = picked.view(batch, n_steps, self.n_views, -1)
+        if held is not None:  # views whose step was read before this part
+            before = (index < start).view(1, 1, -1, 1)
+            picked = torch.where(before, held[:, None], picked)
+        return picked, (start + n_steps, picked[:, -1])
+
+    def running_mask(self, start, n_steps, batch, device=None):
+        index = self._fixed_steps().to(device)
+        steps = torch.arange(start, start + n_steps, device=device)
+        return _reached(steps, index.expand(batch, -1))
 
 
 class Concatenation(Aggregation):
@@ -327,8 +422,17 @@ class Concatenation(Aggregation):
     def forward(self, states, lengths):
         return torch.cat([s(states, lengths) for s in self.strategies], dim=-1)
 
-    def _prefix(self, states, lengths):
-        return torch.cat([s.prefix(states, lengths) for s in self.strategies], dim=-1)
+    def check_running(self):
+        for strategy in self.strategies:
+            strategy.check_running()
+
+    def running(self, states, carry=None):
+        if carry is None:
+            carry = [None] * len(self.strategies)
+        parts = [
+            s.running(states, c) for s, c in zip(self.strategies, carry, strict=True)
+        ]
+        return torch.cat([p[0] for p in parts], dim=-1), [p[1] for p in parts]
 
 
 AGGREGATIONS = {

@@ -118,22 +118,60 @@ class RecurrentEncoder(nn.Module):
         # Packing costs time on CPU and is only needed where a backward pass
         # must start at each sequence's own end.
         pack = self.bidirectional and bool((lengths < X.shape[1]).any())
-        states = []
+        return self._run(X, mask, lengths if pack else None)[0]
+
+    def running(self, X, hidden=None):
+        """Encode the next steps of series whose earlier steps were encoded before.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (batch, n_steps, input_size)
+            The next steps, all valid.
+        hidden : list, optional
+            Each layer's final hidden state (``(h, c)`` for an LSTM) as the
+            previous call returned it; None at each series' first step.
+
+        Returns
+        -------
+        states : list of torch.Tensor of shape (batch, n_steps, state_size)
+            One entry per layer, bottom first; equal to ``forward`` on the
+            whole series at these steps.
+        hidden : list
+            For the next call.
+
+        Raises
+        ------
+        ValueError
+            For a bidirectional encoder, whose backward direction starts at
+            each series' end.
+        """
+        if self.bidirectional:
+            raise ValueError(
+                "A bidirectional encoder cannot read a series in parts: its "
+                "backward direction starts at the series' end."
+            )
+        return self._run(X, None, None, hidden)
+
+    def _run(self, X, mask, pack_lengths, hidden=None):
+        """Every layer over ``X``: the states (times ``mask``), final hidden states."""
+        states, finals = [], []
         inputs = X
         for i, layer in enumerate(self.layers):
             if i > 0:
                 inputs = self.dropout(inputs)
-            if pack:
+            if pack_lengths is not None:
                 packed = pack_padded_sequence(
-                    inputs, lengths.cpu(), batch_first=True, enforce_sorted=False
+                    inputs, pack_lengths.cpu(), batch_first=True, enforce_sorted=False
                 )
-                out, _ = layer(packed)
+                out, final = layer(packed)
                 out, _ = pad_packed_sequence(
                     out, batch_first=True, total_length=X.shape[1]
                 )
             else:
-                out, _ = layer(inputs)
-            out = out * mask
+                out, final = layer(inputs, None if hidden is None else hidden[i])
+            if mask is not None:
+                out = out * mask
             states.append(out)
+            finals.append(final)
             inputs = out
-        return states
+        return states, finals

@@ -23,6 +23,13 @@ Every front-end also gives ``windows(X, lengths)``: the raw input each window
 covers, flattened, which self-supervised training predicts, and
 ``window_steps(flat)``, which unflattens such windows to ``(..., window,
 n_features)`` so that a value per window position is a value per input step.
+
+Streaming (``skhidden.nn.streaming``) reads a series in parts through the
+same layers: ``read(X, mask, context)`` maps input steps that exactly cover
+whole windows (``(n - 1) * stride + window`` steps for ``n`` windows) to the
+windows' features, carrying what the causal convolutions of ``"resnet"``
+need from earlier windows, and ``window_values(X)`` gives the raw input of
+those windows. ``forward`` and ``windows`` are these two on the padded batch.
 """
 
 import math
@@ -76,7 +83,13 @@ class RawSteps(nn.Module):
     def forward(self, X, lengths):
         return X, lengths
 
+    def read(self, X, mask=None, context=None):
+        return X, None
+
     def windows(self, X, lengths):
+        return X
+
+    def window_values(self, X):
         return X
 
     def window_steps(self, flat):
@@ -105,10 +118,15 @@ class PatchFrontEnd(nn.Module):
     def forward(self, X, lengths):
         return self.windows(X, lengths), self.output_lengths(lengths)
 
+    def read(self, X, mask=None, context=None):
+        return self.window_values(X), None
+
     def windows(self, X, lengths):
         n_windows = math.ceil(X.shape[1] / self.window)
-        X = _pad_steps(X, lengths, n_windows * self.window)
-        return X.reshape(X.shape[0], n_windows, self.output_size)
+        return self.window_values(_pad_steps(X, lengths, n_windows * self.window))
+
+    def window_values(self, X):
+        return X.reshape(X.shape[0], -1, self.output_size)
 
     def window_steps(self, flat):
         # Flattened step by step: (window, n_features).
@@ -144,13 +162,37 @@ class ConvFrontEnd(nn.Module):
 
     def forward(self, X, lengths):
         X = self._padded(X, lengths)
-        out = torch.relu(self.conv(X.transpose(1, 2))).transpose(1, 2)
-        return out, self.output_lengths(lengths)
+        lengths = self.output_lengths(lengths)
+        n_windows = (X.shape[1] - self.window) // self.stride + 1
+        mask = valid_mask(lengths, n_windows)
+        return self.read(X, mask)[0], lengths
+
+    def read(self, X, mask=None, context=None):
+        """Features of the windows that ``X`` covers exactly.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (batch, (n - 1) * stride + window, n_features)
+            Input steps of ``n`` consecutive windows.
+        mask : torch.Tensor of shape (batch, n), bool, optional
+            Valid windows; None: all.
+        context : object, optional
+            What the call on the windows before returned; None at the start.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (batch, n, output_size)
+        context : object
+            For the call on the windows that follow.
+        """
+        return torch.relu(self.conv(X.transpose(1, 2))).transpose(1, 2), None
 
     def windows(self, X, lengths):
+        return self.window_values(self._padded(X, lengths))
+
+    def window_values(self, X):
         # (batch, n_windows, n_features, window) -> one vector per window.
-        windows = self._padded(X, lengths).unfold(1, self.window, self.stride)
-        return windows.flatten(start_dim=2)
+        return X.unfold(1, self.window, self.stride).flatten(start_dim=2)
 
     def window_steps(self, flat):
         # Flattened feature by feature (unfold's layout): (n_features, window).
@@ -185,14 +227,16 @@ class ResidualFrontEnd(ConvFrontEnd):
             ResidualBlock(channels, kernel_size) for _ in range(blocks)
         )
 
-    def forward(self, X, lengths):
-        h = self.conv(self._padded(X, lengths).transpose(1, 2))
-        lengths = self.output_lengths(lengths)
-        mask = valid_mask(lengths, h.shape[2]).unsqueeze(1).to(h.dtype)
+    def read(self, X, mask=None, context=None):
+        h = self.conv(X.transpose(1, 2))
+        if mask is None:
+            mask = torch.ones(h.shape[0], h.shape[2], dtype=torch.bool, device=h.device)
+        mask = mask.unsqueeze(1).to(h.dtype)
         h = torch.relu(self.norm(h, mask))
-        for block in self.blocks:
-            h = block(h, mask)
-        return h.transpose(1, 2), lengths
+        contexts = [None] * len(self.blocks) if context is None else list(context)
+        for i, block in enumerate(self.blocks):
+            h, contexts[i] = block(h, mask, contexts[i])
+        return h.transpose(1, 2), contexts
 
 
 FRONTENDS = {

@@ -24,7 +24,7 @@ from .encoder import RecurrentEncoder, valid_mask
 from .frontend import build_frontend
 from .scaling import PER_SEQUENCE, InputScaling
 
-__all__ = ["HiddenStateNetwork", "mean_over_views"]
+__all__ = ["HiddenStateNetwork", "check_causal", "mean_over_views"]
 
 
 def mean_over_views(values, mask=None):
@@ -45,6 +45,30 @@ def mean_over_views(values, mask=None):
         return values.mean(dim=-2)
     weights = mask.to(values.dtype).unsqueeze(-1)
     return (values * weights).sum(dim=-2) / weights.sum(dim=-2)
+
+
+def check_causal(network, what="Per-step predictions"):
+    """Raise ValueError unless every output of ``network`` reads past steps only.
+
+    Parameters
+    ----------
+    network : HiddenStateNetwork
+    what : str, default="Per-step predictions"
+        What needs the causal model, for the message.
+    """
+    if network.encoder.bidirectional:
+        raise ValueError(
+            f"{what} need a causal model, but this one is "
+            "bidirectional: its backward direction reads every step of the "
+            "sequence. Refit with bidirectional=False."
+        )
+    if network.scaling.mode in PER_SEQUENCE:
+        raise ValueError(
+            f"{what} need a causal model, but this one scales "
+            f"each sequence with statistics of all its steps "
+            f"(scaling={network.scaling.mode!r}). Refit with scaling='feature', "
+            "'feature_running' or 'none'."
+        )
 
 
 class HiddenStateNetwork(nn.Module):
@@ -165,11 +189,28 @@ class HiddenStateNetwork(nn.Module):
         """
         X, lengths = self.frontend(self.scaling(X, lengths), lengths)
         layers = self.encoder(X, lengths)
+        if self.with_frontend:
+            X = X * valid_mask(lengths, X.shape[1]).unsqueeze(-1).to(X.dtype)
+        return self.join_states(layers, X), lengths
+
+    def join_states(self, layers, windows):
+        """What the aggregation reads from the encoder's layers and its input.
+
+        Parameters
+        ----------
+        layers : list of torch.Tensor of shape (batch, n_windows, state_size)
+            Every layer's states.
+        windows : torch.Tensor of shape (batch, n_windows, frontend.output_size)
+            The front-end's features, zero at padding.
+
+        Returns
+        -------
+        states : torch.Tensor of shape (batch, n_windows, aggregated size)
+        """
         states = torch.cat(layers, dim=-1) if self.all_layers else layers[-1]
         if self.with_frontend:
-            mask = valid_mask(lengths, X.shape[1]).unsqueeze(-1).to(X.dtype)
-            states = torch.cat([states, X * mask], dim=-1)
-        return states, lengths
+            states = torch.cat([states, windows], dim=-1)
+        return states
 
     def hidden_states(self, X, lengths):
         """States that the aggregation reads, ``(batch, n_windows, state_size)``."""
@@ -211,19 +252,7 @@ class HiddenStateNetwork(nn.Module):
             future, or a per-sequence input scaling, whose statistics come from
             every step: either way no output depends on the first steps only.
         """
-        if self.encoder.bidirectional:
-            raise ValueError(
-                "Per-step predictions need a causal model, but this one is "
-                "bidirectional: its backward direction reads every step of the "
-                "sequence. Refit with bidirectional=False."
-            )
-        if self.scaling.mode in PER_SEQUENCE:
-            raise ValueError(
-                "Per-step predictions need a causal model, but this one scales "
-                f"each sequence with statistics of all its steps "
-                f"(scaling={self.scaling.mode!r}). Refit with scaling='feature' "
-                "or 'none'."
-            )
+        check_causal(self)
         states, lengths = self.encode(X, lengths)
         outputs = self._heads(self.aggregation.prefix(states, lengths))
         return outputs, self.aggregation.prefix_mask(lengths, states.shape[1])

@@ -62,6 +62,8 @@ class InputScaling(nn.Module):
 
     def __init__(self, n_features, mode="feature", mean=None, scale=None):
         super().__init__()
+        if mode not in SCALINGS:
+            raise ValueError(f"scaling={mode!r} is not one of {list(SCALINGS)}.")
         self.mode = mode
         self.output_size = _WIDTH.get(mode, 1) * n_features
         mean = torch.zeros(n_features) if mean is None else torch.as_tensor(mean)
@@ -84,7 +86,7 @@ class InputScaling(nn.Module):
         if self.mode == "feature":
             return self._standardised(X) * mask
         if self.mode == "feature_running":
-            return self._feature_running(X, mask)
+            return self._feature_running(X, mask)[0]
         # Per-sequence sums in float64: float32 sums overflow near its limit.
         X64, mask64 = X.double(), mask.double()
         counts = lengths.view(-1, 1, 1).double()
@@ -103,18 +105,62 @@ class InputScaling(nn.Module):
         constant = torch.cat([level, spread], dim=-1).to(X.dtype).expand(-1, X.shape[1], -1)
         return torch.cat([shape, constant * mask], dim=-1)
 
-    def _feature_running(self, X, mask):
-        """The feature view and the expanding-window standardised view."""
+    def running(self, X, carry=None):
+        """Scale the next steps of series whose earlier steps were scaled before.
+
+        The causal modes only (``"none"``, ``"feature"``,
+        ``"feature_running"``): a step's scaled value depends on it and the
+        steps before it, which ``carry`` summarises.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (batch, n_steps, n_features)
+            The next steps, all valid.
+        carry : object, optional
+            What the previous call returned; None at each series' first step.
+
+        Returns
+        -------
+        scaled : torch.Tensor of shape (batch, n_steps, output_size)
+            Equal to ``forward`` on the whole series at these steps.
+        carry : object
+            For the next call.
+        """
+        if self.mode == "none":
+            return X, None
+        if self.mode == "feature":
+            return self._standardised(X), None
+        if self.mode == "feature_running":
+            return self._feature_running(X, torch.ones_like(X[..., :1]), carry)
+        raise ValueError(
+            f"scaling={self.mode!r} standardises each sequence with statistics "
+            "of all its steps, so no step can be scaled before the sequence ends."
+        )
+
+    def _feature_running(self, X, mask, carry=None):
+        """The feature view and the expanding-window standardised view.
+
+        ``carry`` (first scaled step, running sums, steps read) continues a
+        series read before; the new one is returned beside the result.
+        """
         feature = self._standardised(X) * mask
+        if carry is None:
+            carry = (feature[:, :1], 0.0, 0.0, 0)
+        first, total, squares, count = carry
         # Running sums in float64 of the steps' offsets from the first step:
         # E[x^2] - E[x]^2 then loses no precision to a sequence's level.
-        offset = (feature - feature[:, :1]).double() * mask.double()
-        counts = torch.arange(1, X.shape[1] + 1, device=X.device, dtype=torch.float64)
-        mean = offset.cumsum(dim=1) / counts.view(1, -1, 1)
-        var = (offset**2).cumsum(dim=1) / counts.view(1, -1, 1) - mean**2
+        offset = (feature - first).double() * mask.double()
+        counts = torch.arange(
+            count + 1, count + X.shape[1] + 1, device=X.device, dtype=torch.float64
+        ).view(1, -1, 1)
+        sums = offset.cumsum(dim=1) + total
+        sums_of_squares = (offset**2).cumsum(dim=1) + squares
+        mean = sums / counts
+        var = sums_of_squares / counts - mean**2
         std = torch.sqrt(var.clamp_min(0.0))
         # The first step of a sequence (or a constant stretch) has no spread: zero.
         spread = std > 1e-6
-        shape = torch.where(spread, (offset - mean) / torch.where(spread, std, 1.0), 0.0)
-        shape = shape.to(X.dtype)
-        return torch.cat([feature, shape * mask], dim=-1)
+        shape = (offset - mean) / torch.where(spread, std, 1.0)
+        shape = torch.where(spread, shape, 0.0).to(X.dtype)
+        carry = (first, sums[:, -1:], sums_of_squares[:, -1:], count + X.shape[1])
+        return torch.cat([feature, shape * mask], dim=-1), carry

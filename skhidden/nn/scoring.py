@@ -10,7 +10,10 @@ Defining pieces:
 - ``state_moments``: a batch's sums of the states and of their outer
   products, from which the detector fits the states' mean and covariance.
 - ``spread_windows``: values per position of each window (encoder step) ->
-  values per input step, the mean over the windows that cover the step.
+  values per input step, the mean over the windows that cover the step;
+  ``overlap_add`` gives the sums and counts it divides.
+- ``forecast_errors`` and ``state_distances``: the two scores per window,
+  shared with the streamed scores (``skhidden.nn.streaming.ScoreStream``).
 
 With a front-end an encoder step is a window of input steps (stride ``s``,
 window ``w``): window ``t`` covers input steps ``[t * s, t * s + w)``. The
@@ -27,12 +30,48 @@ only the steps that no state forecasts take a later step's score.
 """
 
 import torch
+from torch.nn import functional as F
 
 from .encoder import valid_mask
 
-__all__ = ["SCORES", "spread_windows", "state_moments", "step_scores"]
+__all__ = [
+    "SCORES",
+    "forecast_errors",
+    "overlap_add",
+    "spread_windows",
+    "state_distances",
+    "state_moments",
+    "step_scores",
+]
 
 SCORES = ("forecast", "distance")
+
+
+def overlap_add(values, stride):
+    """Sums per input step of the values of consecutive windows, and counts.
+
+    Parameters
+    ----------
+    values : torch.Tensor of shape (batch, n_windows, window)
+        A value for each position of each window; ``n_windows >= 1``.
+    stride : int
+        Input steps between the starts of consecutive windows.
+
+    Returns
+    -------
+    sums : torch.Tensor of shape (batch, (n_windows - 1) * stride + window)
+        From the first window's start: the sum of the values at each step.
+    counts : torch.Tensor of shape ((n_windows - 1) * stride + window,)
+        How many windows cover each step.
+    """
+    batch, n_windows, window = values.shape
+    starts = torch.arange(n_windows, device=values.device) * stride
+    index = (starts[:, None] + torch.arange(window, device=values.device)).flatten()
+    size = (n_windows - 1) * stride + window
+    sums = values.new_zeros(batch, size)
+    sums.scatter_add_(1, index.expand(batch, -1), values.flatten(1))
+    counts = values.new_zeros(size).scatter_add_(0, index, values.new_ones(index.shape))
+    return sums, counts
 
 
 def spread_windows(values, stride, n_steps, first=0):
@@ -57,15 +96,33 @@ def spread_windows(values, stride, n_steps, first=0):
     counts : torch.Tensor of shape (batch, n_steps)
         How many windows cover each step.
     """
-    batch, n_windows, window = values.shape
-    starts = (torch.arange(n_windows, device=values.device) + first) * stride
-    index = (starts[:, None] + torch.arange(window, device=values.device)).flatten()
-    size = max(n_steps, int(index.max()) + 1) if index.numel() else n_steps
-    sums = values.new_zeros(batch, size)
-    sums.scatter_add_(1, index.expand(batch, -1), values.flatten(1))
-    counts = values.new_zeros(size).scatter_add_(0, index, values.new_ones(index.shape))
-    counts = counts[:n_steps].expand(batch, -1)
-    return sums[:, :n_steps] / counts.clamp_min(1), counts
+    batch, n_windows, _ = values.shape
+    if n_windows == 0:
+        zeros = values.new_zeros(batch, n_steps)
+        return zeros, zeros
+    sums, counts = overlap_add(values, stride)
+    before, after = first * stride, n_steps - first * stride - sums.shape[1]
+    sums = F.pad(sums, (before, max(after, 0)))[:, :n_steps]
+    counts = F.pad(counts, (before, max(after, 0)))[:n_steps].expand(batch, -1)
+    return sums / counts.clamp_min(1), counts
+
+
+def forecast_errors(frontend, predicted, targets):
+    """Squared error of window forecasts, per position of the window.
+
+    Parameters
+    ----------
+    frontend : nn.Module
+        The network's front-end (how a window's values are laid out).
+    predicted, targets : torch.Tensor of shape (batch, n_windows, step_size)
+        The forecast of each window and its (scaled) input.
+
+    Returns
+    -------
+    errors : torch.Tensor of shape (batch, n_windows, window)
+        Averaged over the features of each input step.
+    """
+    return frontend.window_steps((predicted - targets) ** 2).mean(-1)
 
 
 def _forecast_errors(network, X, lengths):
@@ -76,13 +133,23 @@ def _forecast_errors(network, X, lengths):
     each input step (in the scaled space the network reads).
     """
     following, _, _, targets = network(X, lengths)
-    errors = (following[:, :-1] - targets[:, 1:]) ** 2
-    return network.frontend.window_steps(errors).mean(-1)
+    return forecast_errors(network.frontend, following[:, :-1], targets[:, 1:])
 
 
-def _state_distances(network, X, lengths, mean, precision):
-    """Squared Mahalanobis distance of each state, divided by its size."""
-    centred = network.hidden_states(X, lengths) - mean
+def state_distances(states, mean, precision):
+    """Squared Mahalanobis distance of each state, divided by its size.
+
+    Parameters
+    ----------
+    states : torch.Tensor of shape (batch, n_windows, state_size)
+    mean : torch.Tensor of shape (state_size,)
+    precision : torch.Tensor of shape (state_size, state_size)
+
+    Returns
+    -------
+    distances : torch.Tensor of shape (batch, n_windows)
+    """
+    centred = states - mean
     return ((centred @ precision) * centred).sum(-1) / centred.shape[-1]
 
 
@@ -116,7 +183,7 @@ def step_scores(network, X, lengths, score="forecast", mean=None, precision=None
     """
     frontend, n_steps = network.frontend, X.shape[1]
     if score == "distance":
-        distances = _state_distances(network, X, lengths, mean, precision)
+        distances = state_distances(network.hidden_states(X, lengths), mean, precision)
         values = distances.unsqueeze(-1).expand(-1, -1, frontend.window)
         steps, counts = spread_windows(values, frontend.stride, n_steps)
     else:

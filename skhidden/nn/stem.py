@@ -80,11 +80,39 @@ class ResidualBlock(nn.Module):
         self.conv2 = nn.Conv1d(channels, channels, kernel_size, bias=False)
         self.norm2 = MaskedBatchNorm1d(channels)
 
-    def _causal(self, conv, x):
-        return conv(F.pad(x, (self.kernel_size - 1, 0)))
+    def forward(self, x, mask, context=None):
+        """Apply the block to windows ``x`` ``(batch, channels, n_steps)``.
 
-    def forward(self, x, mask):
-        """``x`` ``(batch, channels, n_steps)``, zero at padding; ``mask`` ``(batch, 1, n_steps)``."""
-        h = torch.relu(self.norm1(self._causal(self.conv1, x), mask))
-        h = self.norm2(self._causal(self.conv2, h), mask)
-        return torch.relu(x + h) * mask
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, channels, n_steps)
+            Zero at padding.
+        mask : torch.Tensor of shape (batch, 1, n_steps)
+            One at valid steps.
+        context : tuple of torch.Tensor, optional
+            What a previous call returned: each convolution's input at the
+            ``kernel_size - 1`` steps before ``x``, so a series can be read
+            in parts. None: zeros, the start of a series.
+
+        Returns
+        -------
+        out : torch.Tensor of shape (batch, channels, n_steps)
+            Zero at padded steps.
+        context : tuple of torch.Tensor
+            For a call on the steps that follow ``x``.
+        """
+        if context is None:
+            context = (None, None)
+        x_context, h = self._causal(self.conv1, x, context[0])
+        h = torch.relu(self.norm1(h, mask))
+        h_context, h = self._causal(self.conv2, h, context[1])
+        h = self.norm2(h, mask)
+        return torch.relu(x + h) * mask, (x_context, h_context)
+
+    def _causal(self, conv, x, context):
+        """``conv`` over ``x`` after the steps of ``context`` (zeros if None)."""
+        if context is None:
+            x = F.pad(x, (self.kernel_size - 1, 0))
+        else:
+            x = torch.cat([context, x], dim=2)
+        return x[..., x.shape[2] - (self.kernel_size - 1) :], conv(x)

@@ -1,0 +1,269 @@
+"""``stream()``: one series read chunk by chunk equals the batch methods on it whole.
+
+(``test_streaming.py`` covers the other streaming: batch inference over
+parts of a large input.)
+"""
+
+import itertools
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+
+from conftest import make_sequences
+from skhidden import (
+    HiddenStateAnomalyDetector,
+    HiddenStateClassifier,
+    HiddenStateRegressor,
+    SeriesStream,
+)
+
+FRONTENDS = ["none", "conv", "resnet"]
+SCALINGS = ["feature", "none", "feature_running"]
+SPLITS = ["1", "3", "random"]
+TINY = dict(hidden_size=8, max_epochs=1, batch_size=8, device="cpu", random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_sequences(n=8, n_steps=16, n_features=2)
+    series = np.random.default_rng(1).normal(size=(41, 2)).astype(np.float32)
+    return X, y, series
+
+
+def _sizes(split, length, seed=0):
+    if split != "random":
+        return [int(split)] * -(-length // int(split))
+    rng = np.random.default_rng(seed)
+    sizes = []
+    while sum(sizes) < length:
+        sizes.append(int(rng.integers(0, 9)))  # empty chunks included
+    return sizes
+
+
+def _streamed(estimator, series, split, seed=0):
+    stream = estimator.stream()
+    parts, start = [], 0
+    for size in _sizes(split, len(series), seed):
+        parts.append(stream.update(series[start : start + size]))
+        start += size
+    parts.append(stream.finish())
+    assert stream.n_steps_ == len(series)
+    return np.concatenate(parts)
+
+
+def _staged(method, series):
+    return np.stack([step[0] for step in method([series])])
+
+
+def _check(estimator, series, reference, splits=SPLITS):
+    for i, split in enumerate(splits):
+        got = _streamed(estimator, series, split, seed=i)
+        assert got.shape == reference.shape, split
+        np.testing.assert_allclose(got, reference, rtol=1e-5, atol=1e-5, err_msg=split)
+
+
+@pytest.mark.parametrize(
+    "cell, num_layers, frontend",
+    list(itertools.product(["gru", "lstm", "rnn"], [1, 2], FRONTENDS)),
+)
+def test_classifier_stream_equals_staged_proba(data, cell, num_layers, frontend):
+    X, y, series = data
+    scaling = SCALINGS[(num_layers + FRONTENDS.index(frontend)) % 3]
+    clf = HiddenStateClassifier(
+        cell=cell,
+        num_layers=num_layers,
+        frontend=frontend,
+        frontend_window=5 if cell == "lstm" else 8,
+        scaling=scaling,
+        aggregation=("mean", "max", "last", "attention"),
+        states="both",
+        layers="all" if cell == "rnn" else "last",
+        **TINY,
+    ).fit(X, y)
+    _check(clf, series, _staged(clf.staged_predict_proba, series))
+
+
+@pytest.mark.parametrize("frontend", FRONTENDS)
+@pytest.mark.parametrize(
+    "aggregation", ["mean", "max", "last", "attention", "timesteps"]
+)
+def test_regressor_stream_equals_staged_predict(data, aggregation, frontend):
+    X, y, series = data
+    reg = HiddenStateRegressor(
+        aggregation=aggregation,
+        timesteps=[0, 2, 3] if aggregation == "timesteps" else None,
+        frontend=frontend,
+        scaling=SCALINGS[FRONTENDS.index(frontend)],
+        cell=["gru", "lstm", "rnn"][FRONTENDS.index(frontend)],
+        **TINY,
+    ).fit(X, y.astype(float))
+    reference = _staged(reg.staged_predict, series)
+    assert reference.shape == (len(reference),)
+    _check(reg, series, reference, splits=["1", "random"])
+
+
+@pytest.mark.parametrize("frontend", FRONTENDS)
+def test_ensembles_and_several_targets_stream(data, frontend):
+    X, y, series = data
+    params = dict(n_networks=2, frontend=frontend, scaling="feature_running", **TINY)
+    clf = HiddenStateClassifier(aggregation="attention", **params).fit(X, y)
+    _check(clf, series, _staged(clf.staged_predict_proba, series), splits=["3"])
+    targets = np.c_[y, -y].astype(float)
+    reg = HiddenStateRegressor(aggregation=("mean", "max"), **params).fit(X, targets)
+    reference = _staged(reg.staged_predict, series)
+    assert reference.shape[1] == 2
+    _check(reg, series, reference, splits=["random"])
+
+
+@pytest.mark.parametrize(
+    "frontend, score, scaling, cell",
+    [
+        ("none", "forecast", "feature", "gru"),
+        ("none", "distance", "feature_running", "lstm"),
+        ("conv", "forecast", "feature_running", "rnn"),
+        ("conv", "distance", "none", "gru"),
+        ("resnet", "forecast", "none", "lstm"),
+        ("resnet", "distance", "feature", "gru"),
+    ],
+)
+def test_detector_stream_equals_score_steps(data, frontend, score, scaling, cell):
+    X, _, series = data
+    detector = HiddenStateAnomalyDetector(
+        anomaly_score=score,
+        frontend=frontend,
+        frontend_window=5 if cell == "lstm" else 8,
+        scaling=scaling,
+        cell=cell,
+        num_layers=2 if score == "distance" else 1,
+        layers="all" if score == "distance" else "last",
+        states="both",
+        **TINY,
+    ).fit(X)
+    _check(detector, series, detector.score_steps([series])[0])
+    for length in (1, 3, 4, 5):  # a single window, or two: the edge cases
+        short = series[:length]
+        _check(detector, short, detector.score_steps([short])[0], splits=["1"])
+
+
+def test_outputs_come_as_soon_as_they_are_final(data):
+    X, y, series = data
+    clf = HiddenStateClassifier(frontend="conv", frontend_window=8, **TINY).fit(X, y)
+    stream = clf.stream()
+    assert isinstance(stream, SeriesStream)
+    assert stream.update(series[:7]).shape == (0, 2)  # no window of 8 steps yet
+    assert stream.update(series[7:8]).shape == (1, 2)  # steps 0-7: window 0
+    assert stream.update(series[8:16]).shape == (2, 2)  # windows 1 and 2
+    assert stream.update(np.empty((0, 2))).shape == (0, 2)
+    detector = HiddenStateAnomalyDetector(frontend="none", **TINY).fit(X)
+    stream = detector.stream()
+    assert stream.update(series[:1]).shape == (0,)  # waits for step 1's score
+    assert stream.update(series[1:5]).shape == (5,)
+    assert stream.finish().shape == (0,)
+
+
+def test_long_series_keep_a_bounded_state(data):
+    X, _, _ = data
+    detector = HiddenStateAnomalyDetector(frontend="resnet", **TINY).fit(X)
+    stream = detector.stream()
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        assert stream.update(rng.normal(size=(101, 2))).shape[0] > 90
+        torch_stream = stream._stream
+        assert torch_stream._encoder._pending.shape[1] < 8
+        assert torch_stream._sums.shape[1] <= 8
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(bidirectional=True), "bidirectional"),
+        (dict(scaling="sequence"), "scaling='sequence'"),
+        (dict(scaling="feature_sequence"), "statistics of all its steps"),
+        (dict(aggregation="timesteps", timesteps=[0, -1]), "counted from the end"),
+        (dict(aggregation="timesteps", timesteps=[0.5]), "fractions"),
+    ],
+)
+def test_models_that_read_the_whole_series_are_refused_at_stream(data, params, match):
+    X, y, _ = data
+    clf = HiddenStateClassifier(frontend="none", **{**TINY, **params}).fit(X, y)
+    with pytest.raises(ValueError, match=match):
+        clf.stream()
+
+
+def test_stream_needs_a_fitted_model():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        HiddenStateRegressor().stream()
+
+
+def test_bad_chunks_get_clear_errors_and_are_left_unchanged(data):
+    X, y, series = data
+    clf = HiddenStateClassifier(frontend="none", **TINY).fit(X, y)
+    stream = clf.stream()
+    before = stream.update(series[:3])
+    bad = [
+        (series[:2, :1], "1 features per step, but HiddenStateClassifier was fitted"),
+        (series[:2, 0], "1 features per step"),
+        (series[None, :2], "3 dimension"),
+        (np.array([[1.0, np.nan]]), "NaN at step 0"),
+        (np.array([[1.0, 2.0], [np.inf, 0]]), "infinite value at step 1"),
+        (np.array([["a", "b"]]), "strings"),
+        (np.array([[1e39, 0.0]]), "too large for float32"),
+        (np.zeros((2, 0)), "0 features"),
+        (None, "must be an array of steps"),
+    ]
+    for chunk, match in bad:
+        with pytest.raises((ValueError, TypeError), match=match):
+            stream.update(chunk)
+    # Nothing was read: the stream continues as if the bad chunks never came.
+    assert stream.n_steps_ == 3
+    chunk = series[3:].astype(np.float64)
+    chunk.flags.writeable = False
+    copy = chunk.copy()
+    rest = np.concatenate([stream.update(chunk), stream.finish()])
+    np.testing.assert_array_equal(chunk, copy)
+    reference = _staged(clf.staged_predict_proba, series)
+    np.testing.assert_allclose(np.concatenate([before, rest]), reference, atol=1e-5)
+    for call in (lambda: stream.update(series[:1]), stream.finish):
+        with pytest.raises(ValueError, match="finished"):
+            call()
+    with pytest.raises(ValueError, match="read no step"):
+        clf.stream().finish()
+
+
+def test_univariate_chunks_may_be_1d(data):
+    X, y, series = data
+    clf = HiddenStateClassifier(frontend="conv", **TINY).fit(X[:, :, :1], y)
+    got = _streamed(clf, series[:, 0], "3")
+    np.testing.assert_allclose(
+        got, _staged(clf.staged_predict_proba, series[:, 0]), atol=1e-5
+    )
+
+
+def test_a_series_that_ends_before_a_selected_step_is_refused(data):
+    X, y, series = data
+    reg = HiddenStateRegressor(
+        aggregation="timesteps", timesteps=[1, 9], frontend="none", **TINY
+    ).fit(X, y)
+    stream = reg.stream()
+    stream.update(series[:5])
+    with pytest.raises(ValueError, match="timesteps selects step 9"):
+        stream.finish()
+
+
+def test_streams_survive_saving_the_model_and_themselves(data, tmp_path):
+    X, _, series = data
+    detector = HiddenStateAnomalyDetector(frontend="resnet", **TINY).fit(X)
+    reference = detector.score_steps([series])[0]
+    joblib.dump(detector, tmp_path / "detector.joblib")
+    loaded = joblib.load(tmp_path / "detector.joblib")
+    np.testing.assert_allclose(_streamed(loaded, series, "3"), reference, atol=1e-5)
+    # A stream pickled between chunks resumes where it was.
+    stream = detector.stream()
+    first = stream.update(series[:20])
+    resumed = pickle.loads(pickle.dumps(stream))
+    rest = np.concatenate([resumed.update(series[20:]), resumed.finish()])
+    np.testing.assert_allclose(np.concatenate([first, rest]), reference, atol=1e-5)
