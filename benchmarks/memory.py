@@ -15,9 +15,9 @@ Rows:
 - long sequences, ``(256, 20000, 3)``: a batch of 256 of them would hold
   ~4 GB of gate activations; the step cap reads them a few at a time;
 - one long series, a list holding one ``(T, 3)`` array, T = 100k and 1M:
-  a sequence is read whole (its recurrent states cannot be split without
-  carrying them across pieces), so its memory grows with T; these rows
-  show where that stops meeting the target.
+  the batch methods read a sequence whole, so its memory grows with T;
+  these rows show where that stops meeting the target (``stream()`` reads
+  such a series chunk by chunk: ``benchmarks/streaming.py``).
 
 Run ``python benchmarks/memory.py [--quick]``; the table goes to
 ``benchmarks/results/memory.md``.
