@@ -466,6 +466,7 @@ def plot(rows, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     fig, ax = plt.subplots(figsize=(9, 0.22 * len(rows) + 1.2))
     labels = [f"{r['model']}: {r['comparison'].split(' / ')[0]}" for r in rows]
@@ -475,14 +476,15 @@ def plot(rows, path):
     y = range(len(rows))
     ax.barh(y, values, color=colors)
     ax.axvline(1.0, color="k", lw=0.8)
-    ax.axvline(1.05, color="tab:red", ls="--", lw=0.8, label="target 1.05")
+    target = ax.axvline(1.05, color="tab:red", ls="--", lw=0.8, label="target 1.05")
     ax.set_yticks(list(y))
     ax.set_yticklabels(labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlim(min(0.8, min(values) - 0.05), max(1.25, max(values) + 0.05))
-    ax.set_xlabel("estimator time / hand-written PyTorch time "
-                  "(CPU time, median of repeats; blue: training, orange: inference)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_xlabel("estimator time / hand-written PyTorch time (CPU, median of repeats)")
+    handles = [Patch(color="tab:blue", label="training"),
+               Patch(color="tab:orange", label="inference"), target]
+    ax.legend(handles=handles, fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
