@@ -16,6 +16,7 @@ The torch side (the scores per input step of a batch) is
 """
 
 import numbers
+from functools import partial
 
 import numpy as np
 import torch
@@ -448,10 +449,7 @@ class HiddenStateAnomalyDetector(
         """
         check_is_fitted(self, "net_")
         score, mean, precision = self._score_options()
-
-        def compute(module, Xb, lengths):
-            return step_scores(module, Xb, lengths, score, mean, precision)
-
+        compute = partial(step_scores, score=score, mean=mean, precision=precision)
         return self._stream(X, compute, per_step="input")
 
     def _score_options(self):
