@@ -8,9 +8,9 @@ data into many batches: the batching may change floats by rounding only.
 import numpy as np
 import pytest
 import torch
-from conftest import make_sequences
 
 import skhidden._inference as inference
+from conftest import make_sequences
 from skhidden import (
     HiddenStateAnomalyDetector,
     HiddenStateClassifier,

@@ -84,7 +84,8 @@ def test_ended_sequences_keep_their_final_prediction(classifiers, ragged, strate
 
 def test_staged_predictions_do_not_depend_on_batching(classifiers, ragged):
     clf, X = classifiers["attention"], ragged[0]
-    small_batches = _staged_proba(copy.deepcopy(clf).set_params(inference_batch_size=5), X)
+    in_fives = copy.deepcopy(clf).set_params(inference_batch_size=5)
+    small_batches = _staged_proba(in_fives, X)
     np.testing.assert_allclose(
         small_batches, _staged_proba(clf, X), rtol=1e-6, atol=1e-7
     )
