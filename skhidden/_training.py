@@ -50,9 +50,6 @@ class SequenceBatches:
         scoring callbacks rely on.
     random_state : numpy.random.Generator, optional
         Randomness for shuffling.
-    sort_by_length : bool, default=False
-        Without shuffling, batch sequences of similar length together (for
-        inference that puts results back in order itself).
     crop : float, default=1.0
         With shuffling below 1: each sequence of a batch is replaced by a
         random contiguous window of ``ceil(crop * length)`` of its steps,
@@ -65,19 +62,17 @@ class SequenceBatches:
         batch_size,
         shuffle=False,
         random_state=None,
-        sort_by_length=False,
         crop=1.0,
     ):
         self.padded, self.lengths, self.y, self.indices = _unwrap(dataset)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
-        self.sort_by_length = sort_by_length
         self.crop = crop
 
     def batch_indices(self):
         """Sample indices of each batch, in the order they are yielded."""
-        if self.shuffle or self.sort_by_length:
+        if self.shuffle:
             plan = plan_batches(
                 self.lengths[self.indices],
                 self.batch_size,
