@@ -191,12 +191,14 @@ class InferenceMixin:
             (start, *self._check_input(part, name)) for start, part, name in parts
         )
 
-    def _run(self, parts, compute, collect, per_step=False):
+    def _run(self, parts, compute, collect, per_step=False, long_sequence=None):
         """Apply ``compute`` batch by batch and hand each result to ``collect``.
 
         ``collect(index, values, step_lengths)`` receives the batch's sample
         indices in ``X``, its result as an array (batch first) and, with
-        ``per_step``, each sequence's valid steps in it. See ``_stream``.
+        ``per_step``, each sequence's valid steps in it. A sequence too long
+        for one batch goes to ``long_sequence(module, X, chunk)`` where one
+        is given (to be read ``chunk`` steps at a time). See ``_stream``.
         """
         batch_size, max_steps = self._inference_batching()
         module = self.net_.module_
@@ -208,7 +210,10 @@ class InferenceMixin:
                 largest = max(len(index) for index in plan)
                 with torch_threads(self, batch_size=largest):
                     for index, Xb, Lb in _batches(padded, lengths, plan, device):
-                        values = compute(module, Xb, Lb).cpu().numpy()
+                        if long_sequence is not None and int(Lb[0]) > max_steps:
+                            values = long_sequence(module, Xb, max_steps)
+                        else:
+                            values = compute(module, Xb, Lb).cpu().numpy()
                         step_lengths = None
                         if per_step:
                             step_lengths = lengths[index]
@@ -217,7 +222,7 @@ class InferenceMixin:
                         _require_finite(values, start + index, step_lengths)
                         collect(start + index, values, step_lengths)
 
-    def _stream(self, X, compute, *, per_step=False):
+    def _stream(self, X, compute, *, per_step=False, long_sequence=None):
         """Apply ``compute(module, X, lengths)`` batch by batch, in input order.
 
         Batches group sequences of similar length (sorted by length, at most
@@ -239,6 +244,11 @@ class InferenceMixin:
             sequence's valid steps instead of one array. True: one row per
             encoder step (a window with a front-end); ``"input"``: one per
             input step.
+        long_sequence : callable, optional
+            ``(module, X_one, chunk) -> ndarray``: what ``compute`` gives on
+            one sequence ``(1, n_steps, n_features)``, read ``chunk`` steps
+            at a time; used for a sequence longer than a batch may hold, so
+            its memory stays bounded too.
 
         Returns
         -------
@@ -266,7 +276,7 @@ class InferenceMixin:
                     result = np.empty((n_samples,) + values.shape[1:], values.dtype)
                 result[index] = values
 
-        self._run(parts, compute, collect, per_step)
+        self._run(parts, compute, collect, per_step, long_sequence)
         return result
 
     def _head_outputs(self, X):

@@ -234,6 +234,17 @@ class ScoreStreamMixin:
         scores = ScoreStream(module, score, mean, precision)
         return SeriesStream(self, scores, _one_series)
 
+    def _long_scores(self, module, X, chunk):
+        """``score_steps`` of one long series ``X`` ``(1, n_steps, n_features)``.
+
+        Read ``chunk`` steps at a time through a ``ScoreStream``, which
+        equals the batch computation, so the memory used does not grow with
+        the series' length.
+        """
+        scores = ScoreStream(module, *self._score_options())
+        parts = [scores.update(X[:, i : i + chunk]) for i in range(0, X.shape[1], chunk)]
+        return torch.cat([*parts, scores.finish()], dim=1).cpu().numpy()
+
 
 def _one_series(scores):
     """The scores of the stream's only series, as numpy."""

@@ -450,7 +450,7 @@ class HiddenStateAnomalyDetector(
         check_is_fitted(self, "net_")
         score, mean, precision = self._score_options()
         compute = partial(step_scores, score=score, mean=mean, precision=precision)
-        return self._stream(X, compute, per_step="input")
+        return self._stream(X, compute, per_step="input", long_sequence=self._long_scores)
 
     def _score_options(self):
         """``(score, mean, precision)`` for ``nn.scoring.step_scores``."""

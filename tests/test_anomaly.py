@@ -298,3 +298,33 @@ def test_distance_statistics_are_those_of_the_training_states(fitted):
     np.testing.assert_allclose(
         detector.score_steps(ragged())[4][:5], expected / states.shape[1], rtol=1e-4
     )
+
+
+@pytest.mark.parametrize("frontend", ["none", "resnet"])
+@pytest.mark.parametrize("score", SCORES)
+def test_a_series_too_long_for_one_batch_is_scored_in_chunks(monkeypatch, frontend, score):
+    import skhidden._inference
+
+    detector = HiddenStateAnomalyDetector(
+        anomaly_score=score, frontend=frontend, frontend_window=4, **TINY
+    ).fit([sine(300)])
+    series = [sine(700, seed=1), sine(40, seed=2)]
+    whole = detector.score_steps(series)
+    calls = []
+    original = type(detector)._long_scores
+
+    def spy(self, module, X, chunk):
+        calls.append(chunk)
+        return original(self, module, X, chunk)
+
+    monkeypatch.setattr(type(detector), "_long_scores", spy)
+    # A batch may now hold about 100 steps: the long series is streamed.
+    values = skhidden._inference.step_values(detector.net_.module_)
+    monkeypatch.setattr(skhidden._inference, "MAX_BATCH_VALUES", 100 * values)
+    chunked = detector.score_steps(series)
+    assert calls == [100]
+    # The distance's precision matrix amplifies the float32 rounding by
+    # which a GRU run in parts differs from one run whole (~1e-4 relative).
+    rtol = 1e-5 if score == "forecast" else 3e-4
+    for a, b in zip(whole, chunked, strict=True):
+        np.testing.assert_allclose(b, a, rtol=rtol, atol=1e-5)
