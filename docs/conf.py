@@ -79,6 +79,7 @@ PUBLIC_MODULES = [
     "skhidden",
     "skhidden.preprocessing",
     "skhidden.datasets",
+    "skhidden.metrics",
     "skhidden.plotting",
     "skhidden.sequences",
     "skhidden.nn",

@@ -249,7 +249,7 @@ class HiddenStateAnomalyDetector(
         (their mean and covariance, with a small ridge), divided by the state
         size. With a front-end, a window's score is measured at each input
         step it covers and a step's score is the mean over the windows that
-        cover it. Not settled by a benchmark yet.
+        cover it. Compared in ``benchmarks/results/anomaly.md``.
     contamination : float in (0, 0.5], default=0.01
         Expected share of anomalies in the training data: ``threshold_`` is
         the ``1 - contamination`` quantile of the training steps' scores and

@@ -10,6 +10,8 @@ returning the matplotlib Axes, like scikit-learn's ``*Display`` helpers:
   computes the numbers without drawing).
 - ``plot_strategy_comparison``: a ``GridSearchCV``'s ``cv_results_``, mean
   and spread of the cross-validated scores per candidate.
+- ``plot_step_scores``: a series above its per-step anomaly scores (one
+  panel per detector), with thresholds and the labelled anomalies shaded.
 - ``window_spans``: the input steps each encoder step covers, which the
   per-step plots use to draw a front-end's windows over the whole sequence.
 
@@ -35,6 +37,7 @@ __all__ = [
     "plot_attention",
     "plot_early_classification",
     "plot_hidden_states",
+    "plot_step_scores",
     "plot_strategy_comparison",
     "window_spans",
 ]
@@ -397,3 +400,127 @@ def plot_strategy_comparison(cv_results, *, param=None, ax=None):
     ax.legend(fontsize="small")
     ax.grid(axis="y", alpha=0.3)
     return ax
+
+
+def _anomaly_spans(labels):
+    """``(start, stop)`` of each run of 1 in a 0/1 array, ``stop`` exclusive."""
+    edges = np.diff(np.concatenate([[0], labels, [0]]))
+    return list(
+        zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)
+    )
+
+
+def _check_step_arrays(series, scores, labels, threshold):
+    """The series as ``(T, d)``, scores as ``{name: (T,)}``, labels and thresholds."""
+    values = np.asarray(series, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2:
+        raise ValueError(
+            f"series must be (n_timesteps,) or (n_timesteps, n_features); got "
+            f"shape {values.shape}."
+        )
+    named = dict(scores) if isinstance(scores, dict) else {"score": scores}
+    if not named:
+        raise ValueError("scores is empty: give at least one score array.")
+    named = {name: np.asarray(s, dtype=np.float64) for name, s in named.items()}
+    for name, s in named.items():
+        if s.shape != (len(values),):
+            raise ValueError(
+                f"scores {name!r} have shape {s.shape}, but the series has "
+                f"{len(values)} steps: give one score per step."
+            )
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (len(values),) or not np.isin(labels, (0, 1)).all():
+            raise ValueError(
+                f"labels must be one 0/1 value per step of the series "
+                f"({len(values)}); got shape {labels.shape}."
+            )
+        labels = labels.astype(np.int64)
+    if threshold is None or isinstance(threshold, dict):
+        thresholds = dict(threshold or {})
+        unknown = set(thresholds) - set(named)
+        if unknown:
+            raise ValueError(
+                f"thresholds {sorted(unknown)} name no scores; scores are "
+                f"{sorted(named)}."
+            )
+    else:
+        thresholds = dict.fromkeys(named, float(threshold))
+    return values, named, labels, thresholds
+
+
+def plot_step_scores(series, scores, *, threshold=None, labels=None, ax=None):
+    """Draw a series with its per-step anomaly scores under it.
+
+    The series is the top panel; each score array gets its own panel below
+    it on the same step axis (detectors' scores have different scales), with
+    its threshold as a dashed line. Labelled anomalies are shaded on every
+    panel.
+
+    Parameters
+    ----------
+    series : array-like of shape (n_timesteps,) or (n_timesteps, n_features)
+        One series (as given to the detector).
+    scores : array-like of shape (n_timesteps,) or dict of str -> array-like
+        Its scores, e.g. ``detector.score_steps([series])[0]``; a dict draws
+        one panel per entry, titled by its key.
+    threshold : float or dict of str -> float, default=None
+        Drawn on the score panels (e.g. ``detector.threshold_``); a dict
+        gives it per score name (names left out get none).
+    labels : array-like of shape (n_timesteps,), default=None
+        1 at labelled anomalous steps, shaded in red.
+    ax : sequence of matplotlib Axes, default=None
+        ``1 + len(scores)`` Axes to draw on, the series' first; None makes a
+        new figure with the panels stacked, sharing the step axis.
+
+    Returns
+    -------
+    axes : list of matplotlib Axes
+        The series' Axes, then one per score array.
+    """
+    values, named, labels, thresholds = _check_step_arrays(
+        series, scores, labels, threshold
+    )
+    if ax is None:
+        _axes(None)  # the clear error when matplotlib is missing
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(
+            1 + len(named), 1, sharex=True, figsize=(8, 1.6 + 1.4 * len(named))
+        )
+        axes = list(np.atleast_1d(axes))
+    else:
+        axes = list(ax)
+        if len(axes) != 1 + len(named):
+            raise ValueError(
+                f"ax must hold {1 + len(named)} Axes (the series, then one per "
+                f"score array); got {len(axes)}."
+            )
+    steps = np.arange(len(values))
+    for column in values.T:
+        axes[0].plot(steps, column, linewidth=0.8)
+    axes[0].set_ylabel("value")
+    for panel, (name, s) in zip(axes[1:], named.items(), strict=True):
+        panel.plot(steps, s, color="black", linewidth=0.8, label=name)
+        if name in thresholds:
+            panel.axhline(
+                thresholds[name], color="tab:orange", linestyle="--", label="threshold"
+            )
+        panel.set_ylabel("score")
+        panel.set_title(name, fontsize="small", loc="left")
+    if labels is not None:
+        for i, panel in enumerate(axes):
+            for j, (start, stop) in enumerate(_anomaly_spans(labels)):
+                panel.axvspan(
+                    start - 0.5,
+                    stop - 0.5,
+                    color="tab:red",
+                    alpha=0.2,
+                    label="labelled anomaly" if i == j == 0 else "_nolegend_",
+                )
+    for panel in axes:
+        panel.set_xlim(-0.5, len(values) - 0.5)
+    _steps_axis(axes[-1])
+    return axes

@@ -11,17 +11,18 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import make_sequences
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 import skhidden.plotting
+from conftest import make_sequences
 from skhidden import HiddenStateClassifier, HiddenStateRegressor, SequenceScaler
 from skhidden.plotting import (
     early_scores,
     plot_attention,
     plot_early_classification,
     plot_hidden_states,
+    plot_step_scores,
     plot_strategy_comparison,
     window_spans,
 )
@@ -30,7 +31,9 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-TINY = dict(hidden_size=4, max_epochs=3, lr=0.02, random_state=0, device="cpu", frontend="none")
+TINY = dict(
+    hidden_size=4, max_epochs=3, lr=0.02, random_state=0, device="cpu", frontend="none"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -322,3 +325,58 @@ def test_demo_without_matplotlib_prints_a_note_and_no_figures(
     demo._report_figures(None, {}, None, None, str(tmp_path))
     assert "matplotlib is not installed" in capsys.readouterr().out
     assert os.listdir(tmp_path) == []
+
+
+def test_plot_step_scores_draws_series_scores_threshold_and_anomalies():
+    rng = np.random.default_rng(0)
+    series = rng.normal(size=(120, 2))
+    scores = rng.random(120)
+    labels = np.zeros(120, dtype=int)
+    labels[30:34] = labels[90:91] = 1
+    axes = plot_step_scores(series, scores, threshold=0.8, labels=labels)
+    assert len(axes) == 2 and axes[0].figure is axes[1].figure
+    drawn = [line.get_ydata() for line in axes[0].get_lines()]
+    np.testing.assert_allclose(drawn[0], series[:, 0])
+    np.testing.assert_allclose(drawn[1], series[:, 1])
+    score_line, threshold_line = axes[1].get_lines()
+    np.testing.assert_allclose(score_line.get_ydata(), scores)
+    assert list(threshold_line.get_ydata()) == [0.8, 0.8]
+    for ax in axes:  # one shaded span per labelled run, on every panel
+        spans = [p for p in ax.patches if p.get_facecolor()[:3] != (1.0, 1.0, 1.0)]
+        extents = sorted(
+            (round(p.get_x() + 0.5), round(p.get_x() + p.get_width() + 0.5))
+            for p in spans
+        )
+        assert extents == [(30, 34), (90, 91)]
+    assert axes[0].get_xlim() == (-0.5, 119.5)
+
+
+def test_plot_step_scores_one_panel_per_detector_on_given_axes():
+    series = np.sin(np.arange(50) / 3)
+    scores = {"every state": np.arange(50.0), "last state": np.ones(50)}
+    fig, given = plt.subplots(3, 1)
+    axes = plot_step_scores(
+        series, scores, threshold={"every state": 10.0}, ax=given
+    )
+    assert list(axes) == list(given)
+    assert [ax.get_title(loc="left") for ax in axes[1:]] == list(scores)
+    assert len(axes[1].get_lines()) == 2 and len(axes[2].get_lines()) == 1
+    np.testing.assert_allclose(axes[2].get_lines()[0].get_ydata(), 1.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"scores": np.zeros(9)}, "one score per step"),
+        ({"labels": np.full(10, 2)}, "0/1 value per step"),
+        ({"threshold": {"other": 1.0}}, "name no scores"),
+        ({"scores": {}}, "scores is empty"),
+        ({"series": np.zeros((10, 2, 2))}, "n_timesteps"),
+        ({"ax": [None]}, "ax must hold 2 Axes"),
+    ],
+)
+def test_plot_step_scores_refuses_bad_input(kwargs, match):
+    arguments = {"series": np.zeros(10), "scores": np.zeros(10), **kwargs}
+    series, scores = arguments.pop("series"), arguments.pop("scores")
+    with pytest.raises(ValueError, match=match):
+        plot_step_scores(series, scores, **arguments)
