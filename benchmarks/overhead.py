@@ -72,6 +72,7 @@ from skhidden import (  # noqa: E402
     HiddenStateClassifier,
     HiddenStateTransformer,
 )
+from skhidden._fitting import choose_scaling  # noqa: E402
 from skhidden.nn.losses import HeadAveragedLoss  # noqa: E402
 from skhidden.nn.network import HiddenStateNetwork, mean_over_views  # noqa: E402
 from skhidden.nn.scaling import TRAINING_STATISTICS  # noqa: E402
@@ -127,8 +128,9 @@ def hand_module(X, network):
     """The module a user would build by hand for the estimator's structure."""
     params = estimator(HiddenStateClassifier, network, 32, 1).get_params()
     kwargs = {k: params[k] for k in _NETWORK_ARGS}
-    if params["scaling"] in TRAINING_STATISTICS:
-        lengths = np.full(len(X), X.shape[1])
+    lengths = np.full(len(X), X.shape[1])
+    kwargs["scaling"] = choose_scaling(params["scaling"], X, lengths)  # what fit does
+    if kwargs["scaling"] in TRAINING_STATISTICS:
         kwargs["input_mean"], kwargs["input_scale"] = feature_statistics(X, lengths)
     return HiddenStateNetwork(X.shape[2], 2, **kwargs)
 
