@@ -23,6 +23,8 @@ from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from ._threads import torch_threads
+from .nn.network import check_causal
+from .nn.streaming import final_outputs
 from .sequences import check_sequences, check_timesteps, iter_chunks, plan_batches
 
 __all__ = ["INFERENCE_BATCH_SIZE", "MAX_BATCH_VALUES", "InferenceMixin", "step_values"]
@@ -211,7 +213,10 @@ class InferenceMixin:
                 with torch_threads(self, batch_size=largest):
                     for index, Xb, Lb in _batches(padded, lengths, plan, device):
                         if long_sequence is not None and int(Lb[0]) > max_steps:
-                            values = long_sequence(module, Xb, max_steps)
+                            # A chunk keeps several tensors of its size alive at
+                            # once (each block's, the gates', the views): a quarter
+                            # of a batch's steps keeps them all within the cap.
+                            values = long_sequence(module, Xb, max(1, max_steps // 4))
                         else:
                             values = compute(module, Xb, Lb).cpu().numpy()
                         step_lengths = None
@@ -279,9 +284,35 @@ class InferenceMixin:
         self._run(parts, compute, collect, per_step, long_sequence)
         return result
 
+    def _long_sequence(self, heads=True):
+        """How ``_stream`` reads one sequence too long for a batch.
+
+        Through a stream, chunk by chunk (``nn.streaming.final_outputs``),
+        where the model can read series in parts; None (read it whole)
+        where it cannot (bidirectional, per-sequence scaling, ``timesteps``
+        that depend on the length).
+        """
+        check_is_fitted(self, "net_")
+        module = self.net_.module_
+        try:
+            for member in getattr(module, "members", [module]):
+                check_causal(member)
+                member.aggregation.check_running()
+        except ValueError:
+            return None
+
+        def read(module, X, chunk):
+            return final_outputs(module, X, chunk, heads=heads).cpu().numpy()
+
+        return read
+
     def _head_outputs(self, X):
         """Every head's output ``(n_samples, n_views, n_outputs)``."""
-        return self._stream(X, lambda module, Xb, lengths: module(Xb, lengths))
+        return self._stream(
+            X,
+            lambda module, Xb, lengths: module(Xb, lengths),
+            long_sequence=self._long_sequence(),
+        )
 
     def _staged(self, X, combine):
         """Combined head outputs after each step, one array per step.

@@ -121,7 +121,11 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
         features : ndarray of shape (n_samples, n_features_out), float32
             See :meth:`get_feature_names_out` for what each column is.
         """
-        return self._stream(X, lambda module, Xb, lengths: module.features(Xb, lengths))
+        return self._stream(
+            X,
+            lambda module, Xb, lengths: module.features(Xb, lengths),
+            long_sequence=self._long_sequence(heads=False),
+        )
 
     def get_feature_names_out(self, input_features=None):
         """Names of the columns of :meth:`transform`.

@@ -318,11 +318,11 @@ def test_a_series_too_long_for_one_batch_is_scored_in_chunks(monkeypatch, fronte
         return original(self, module, X, chunk)
 
     monkeypatch.setattr(type(detector), "_long_scores", spy)
-    # A batch may now hold about 100 steps: the long series is streamed.
+    # A batch may now hold 100 steps: the long series is streamed, 25 at a time.
     values = skhidden._inference.step_values(detector.net_.module_)
     monkeypatch.setattr(skhidden._inference, "MAX_BATCH_VALUES", 100 * values)
     chunked = detector.score_steps(series)
-    assert calls == [100]
+    assert calls == [25]
     # The distance's precision matrix amplifies the float32 rounding by
     # which a GRU run in parts differs from one run whole (~1e-4 relative).
     rtol = 1e-5 if score == "forecast" else 3e-4

@@ -285,3 +285,53 @@ def test_float_input_that_the_fast_path_cannot_take_is_still_checked():
         check_sequences(X)
     with pytest.raises(ValueError, match="too large for float32"):
         check_sequences(np.full((2, 3, 1), 1e300))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(frontend="resnet", aggregation=("mean", "max")),
+        dict(frontend="none", aggregation="attention", n_networks=2),
+        dict(frontend="conv", aggregation="last", scaling="feature_running"),
+    ],
+)
+def test_a_sequence_too_long_for_one_batch_is_read_in_chunks(monkeypatch, params):
+    import skhidden._inference
+    from skhidden import HiddenStateTransformer
+
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(n, 2)).astype(np.float32) for n in (700, 40, 333, 9)]
+    y = np.array([0, 1, 0, 1])
+    tiny = dict(hidden_size=6, max_epochs=2, random_state=0, frontend_window=4)
+    clf = HiddenStateClassifier(**tiny, **params).fit(X, y)
+    features = HiddenStateTransformer(**tiny, **params).fit(X, y)
+    whole = clf.predict_proba(X), features.transform(X)
+    read = []
+    original = skhidden._inference.final_outputs
+
+    def spy(module, Xb, chunk, heads=True):
+        read.append((Xb.shape[1], chunk))
+        return original(module, Xb, chunk, heads=heads)
+
+    monkeypatch.setattr(skhidden._inference, "final_outputs", spy)
+    # Now a batch holds about 100 steps: the sequences of 700 and 333 are streamed.
+    values = skhidden._inference.step_values(clf.net_.module_)
+    monkeypatch.setattr(skhidden._inference, "MAX_BATCH_VALUES", 100 * values)
+    chunked = clf.predict_proba(X), features.transform(X)
+    assert sorted(n for n, _ in read) == [333, 333, 700, 700]
+    for a, b in zip(whole, chunked, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+
+
+def test_a_long_sequence_of_a_bidirectional_model_is_read_whole(monkeypatch):
+    import skhidden._inference
+
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(n, 1)).astype(np.float32) for n in (300, 20)]
+    clf = HiddenStateClassifier(
+        hidden_size=4, max_epochs=1, random_state=0, bidirectional=True
+    ).fit(X, [0, 1])
+    expected = clf.predict_proba(X)
+    values = skhidden._inference.step_values(clf.net_.module_)
+    monkeypatch.setattr(skhidden._inference, "MAX_BATCH_VALUES", 50 * values)
+    np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-5, atol=1e-6)

@@ -13,6 +13,9 @@ Defining pieces:
 - ``StagedStream``: the heads' outputs after each window (what
   ``HiddenStateNetwork.staged`` gives on the whole series), from the
   aggregation's running state; a ``NetworkEnsemble``'s members side by side.
+- ``final_outputs``: the outputs after a long series' last window (what
+  ``forward`` or ``features`` gives), read in parts; how the estimators'
+  batch methods read a series too long for one batch.
 - ``ScoreStream``: the anomaly score of each input step (what
   ``skhidden.nn.scoring.step_scores`` gives on the whole series), returned
   once every window covering the step has been read.
@@ -30,7 +33,7 @@ from torch.nn import functional as F
 from .network import check_causal
 from .scoring import forecast_errors, overlap_add, state_distances
 
-__all__ = ["EncoderStream", "ScoreStream", "StagedStream"]
+__all__ = ["EncoderStream", "ScoreStream", "StagedStream", "final_outputs"]
 
 
 class Encoded:
@@ -139,6 +142,10 @@ class StagedStream:
     ----------
     module : HiddenStateNetwork or NetworkEnsemble
         A supervised, causal network in evaluation mode, or an ensemble of them.
+    heads : bool, default=True
+        Return the heads' outputs; False: the aggregated views they read
+        (``(batch, n_new_windows, n_views, output_size)``, what
+        ``features`` flattens).
 
     Raises
     ------
@@ -148,8 +155,9 @@ class StagedStream:
         (fractions or negative ``timesteps``).
     """
 
-    def __init__(self, module):
+    def __init__(self, module, heads=True):
         self.members = list(getattr(module, "members", [module]))
+        self.heads = heads
         self._encoders = [EncoderStream(m) for m in self.members]
         for member in self.members:
             member.aggregation.check_running()
@@ -196,7 +204,7 @@ class StagedStream:
             views, self._carries[i] = member.aggregation.running(
                 states, self._carries[i]
             )
-            outputs.append(member._heads(views))
+            outputs.append(member._heads(views) if self.heads else views)
             batch, n = states.shape[:2]
             masks.append(
                 member.aggregation.running_mask(part.start, n, batch, states.device)
@@ -207,10 +215,32 @@ class StagedStream:
         reference = self.members[0].heads[0].weight
         batch = 1 if X is None else X.shape[0]
         n_views = sum(m.aggregation.n_views for m in self.members)
-        n_outputs = reference.shape[0]
+        n_outputs = reference.shape[0] if self.heads else reference.shape[1]
         outputs = reference.new_zeros(batch, 0, n_views, n_outputs)
         mask = torch.zeros(batch, 0, n_views, dtype=torch.bool, device=reference.device)
         return outputs, mask
+
+
+def final_outputs(module, X, chunk, heads=True):
+    """What ``module(X)`` (or, without heads, ``module.features(X)``) gives.
+
+    For one long series ``X`` ``(1, n_steps, n_features)``, read ``chunk``
+    steps at a time through a ``StagedStream``: the outputs after its last
+    window, in memory that does not grow with the series.
+
+    Returns
+    -------
+    outputs : torch.Tensor
+        ``(1, n_views, n_outputs)`` with heads, else ``(1, n_views *
+        output_size)``.
+    """
+    stream, last = StagedStream(module, heads=heads), None
+    for i in [*range(0, X.shape[1], chunk), None]:  # None: the series has ended
+        part = None if i is None else X[:, i : i + chunk]
+        outputs, _ = stream.finish() if part is None else stream.update(part)
+        if outputs.shape[1]:
+            last = outputs[:, -1]
+    return last if heads else last.flatten(start_dim=1)
 
 
 class ScoreStream:
