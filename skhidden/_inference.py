@@ -212,7 +212,8 @@ class InferenceMixin:
                 largest = max(len(index) for index in plan)
                 with torch_threads(self, batch_size=largest):
                     for index, Xb, Lb in _batches(padded, lengths, plan, device):
-                        if long_sequence is not None and int(Lb[0]) > max_steps:
+                        too_long = lengths[index[-1]] > max_steps  # numpy: no sync
+                        if long_sequence is not None and too_long:
                             # A chunk keeps several tensors of its size alive at
                             # once (each block's, the gates', the views): a quarter
                             # of a batch's steps keeps them all within the cap.
