@@ -193,18 +193,22 @@ class InferenceMixin:
             (start, *self._check_input(part, name)) for start, part, name in parts
         )
 
-    def _run(self, parts, compute, collect, per_step=False, long_sequence=None):
+    def _run(self, batching, parts, compute, collect, per_step=False, long_sequence=None):
         """Apply ``compute`` batch by batch and hand each result to ``collect``.
 
-        ``collect(index, values, step_lengths)`` receives the batch's sample
-        indices in ``X``, its result as an array (batch first) and, with
-        ``per_step``, each sequence's valid steps in it. A sequence too long
-        for one batch goes to ``long_sequence(module, X, chunk)`` where one
-        is given (to be read ``chunk`` steps at a time). See ``_stream``.
+        ``batching`` is ``_inference_batching()``, validated by the caller
+        before any work. ``collect(index, values, step_lengths)`` receives
+        the batch's sample indices in ``X``, its result as an array (batch
+        first) and, with ``per_step``, each sequence's valid steps in it (a
+        per-step result is checked finite here, batch by batch; any other is
+        the caller's to check, once). A sequence too long for one batch goes
+        to ``long_sequence(module, X, chunk)`` where one is given (to be read
+        ``chunk`` steps at a time). See ``_stream``.
         """
-        batch_size, max_steps = self._inference_batching()
+        batch_size, max_steps = batching
         module = self.net_.module_
-        module.eval()
+        if module.training:  # the recursive switch costs more than the check
+            module.eval()
         stride, device = module.frontend.stride, self.net_.device
         with torch.inference_mode():
             for start, padded, lengths in parts:
@@ -225,7 +229,7 @@ class InferenceMixin:
                             step_lengths = lengths[index]
                             if per_step != "input":
                                 step_lengths = _encoder_lengths(step_lengths, stride)
-                        _require_finite(values, start + index, step_lengths)
+                            _require_finite(values, start + index, step_lengths)
                         collect(start + index, values, step_lengths)
 
     def _stream(self, X, compute, *, per_step=False, long_sequence=None):
@@ -260,7 +264,7 @@ class InferenceMixin:
         -------
         result : ndarray or list of ndarray
         """
-        self._inference_batching()  # a bad inference_batch_size: before any work
+        batching = self._inference_batching()  # a bad value: before any work
         n_samples, parts = self._validated(X)
         if per_step:
             result = [None] * n_samples
@@ -282,7 +286,10 @@ class InferenceMixin:
                     result = np.empty((n_samples,) + values.shape[1:], values.dtype)
                 result[index] = values
 
-        self._run(parts, compute, collect, per_step, long_sequence)
+        self._run(batching, parts, compute, collect, per_step, long_sequence)
+        if not per_step:
+            # One pass over the whole result, not one call per batch.
+            _require_finite(result, np.arange(n_samples))
         return result
 
     def _long_sequence(self, heads=True):
@@ -328,10 +335,12 @@ class InferenceMixin:
         def compute(module, Xb, lengths):
             return combine(*module.staged(Xb, lengths))
 
-        self._inference_batching()
+        batching = self._inference_batching()
         n_samples, parts = self._validated(X)
         batches = []
-        self._run(parts, compute, lambda *batch: batches.append(batch), per_step=True)
+        self._run(
+            batching, parts, compute, lambda *batch: batches.append(batch), per_step=True
+        )
         n_steps = max(int(step_lengths.max()) for _, _, step_lengths in batches)
         first = batches[0][1]
         staged = np.empty((n_samples, n_steps) + first.shape[2:], first.dtype)

@@ -48,6 +48,13 @@ def _controller():
     return ThreadpoolController()
 
 
+@lru_cache(maxsize=1)
+def _cpus():
+    # joblib reads affinity and cgroup files each time (about 0.1 ms, paid at
+    # every predict); a process's CPUs do not change under it.
+    return cpu_count()
+
+
 def _openmp_limits():
     """Current thread limit of each OpenMP runtime loaded in this process."""
     return [
@@ -78,7 +85,7 @@ def thread_budget():
     n_threads : int
         At least 1.
     """
-    limits = [cpu_count(), *_openmp_limits()]
+    limits = [_cpus(), *_openmp_limits()]
     env = _omp_env_limit()
     if env is not None:
         limits.append(env)

@@ -119,8 +119,10 @@ def test_a_sequence_scores_the_same_alone_and_in_a_batch(fitted, score):
     X = ragged(seed=3)
     together = detector.score_steps(X)
     for sequence, values in zip(X, together, strict=True):
+        # rtol too: a distance of about 10 in float32 is a matrix product
+        # whose rounding follows the batch's shape (a few ulp at 1e-6).
         np.testing.assert_allclose(
-            detector.score_steps([sequence])[0], values, atol=1e-5
+            detector.score_steps([sequence])[0], values, rtol=1e-5, atol=1e-5
         )
 
 
@@ -128,8 +130,10 @@ def test_padding_invariance_with_an_overlapping_frontend():
     detector = HiddenStateAnomalyDetector(frontend="conv", **TINY).fit(ragged())
     X = ragged(seed=4)
     for sequence, values in zip(X, detector.score_steps(X), strict=True):
+        # rtol too: a distance of about 10 in float32 is a matrix product
+        # whose rounding follows the batch's shape (a few ulp at 1e-6).
         np.testing.assert_allclose(
-            detector.score_steps([sequence])[0], values, atol=1e-5
+            detector.score_steps([sequence])[0], values, rtol=1e-5, atol=1e-5
         )
 
 

@@ -52,7 +52,7 @@ def no_loky_workers_left():
 def test_budget_is_at_most_the_cpus(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert 1 <= thread_budget() <= cpu_count()
-    monkeypatch.setattr(_threads, "cpu_count", lambda: 1)  # e.g. a cgroup quota
+    monkeypatch.setattr(_threads, "_cpus", lambda: 1)  # e.g. a cgroup quota
     assert thread_budget() == 1
 
 
@@ -61,7 +61,7 @@ def test_budget_is_at_most_the_cpus(monkeypatch):
 )
 def test_budget_reads_omp_num_threads(monkeypatch, value, limit):
     monkeypatch.setenv("OMP_NUM_THREADS", value)
-    monkeypatch.setattr(_threads, "cpu_count", lambda: 64)
+    monkeypatch.setattr(_threads, "_cpus", lambda: 64)
     monkeypatch.setattr(_threads, "_openmp_limits", lambda: [32])
     assert thread_budget() == (limit or 32)
 
