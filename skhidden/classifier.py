@@ -90,7 +90,7 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         max_epochs=100,
         batch_size=32,
         inference_batch_size="auto",
-        crop=1.0,
+        crop=0.9,
         lr=0.001,
         optimizer="adam",
         weight_decay=0.0,
