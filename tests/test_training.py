@@ -10,7 +10,12 @@ from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from skorch.history import History
 
-from skhidden import HiddenStateClassifier, NonFiniteLossError
+from skhidden import (
+    HiddenStateClassifier,
+    HiddenStateRegressor,
+    HiddenStateTransformer,
+    NonFiniteLossError,
+)
 from skhidden._training import (
     FiniteLossGuard,
     QuietPrintLog,
@@ -101,9 +106,29 @@ def test_cropped_fits_are_reproducible_and_differ_from_whole_ones():
     X, y = make_sequences(n=30, n_steps=20, ragged=True)
     first = HiddenStateClassifier(crop=0.8, **TINY).fit(X, y).predict_proba(X)
     second = HiddenStateClassifier(crop=0.8, **TINY).fit(X, y).predict_proba(X)
-    whole = HiddenStateClassifier(**TINY).fit(X, y).predict_proba(X)
+    whole = HiddenStateClassifier(crop=1.0, **TINY).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(first, second)
     assert not np.allclose(first, whole)
+
+
+def test_classifier_and_transformer_crop_by_default_and_the_regressor_does_not():
+    X, y = make_sequences(n=30, n_steps=20, ragged=True)
+
+    def output(estimator, method, target, **params):
+        return getattr(estimator(**params, **TINY).fit(X, target), method)(X)
+
+    for estimator, method in [
+        (HiddenStateClassifier, "predict_proba"),
+        (HiddenStateTransformer, "transform"),
+    ]:
+        default = output(estimator, method, y)
+        np.testing.assert_array_equal(default, output(estimator, method, y, crop=0.9))
+        assert not np.allclose(default, output(estimator, method, y, crop=1.0))
+    y_reg = y.astype(float)
+    np.testing.assert_array_equal(
+        output(HiddenStateRegressor, "predict", y_reg),
+        output(HiddenStateRegressor, "predict", y_reg, crop=1.0),
+    )
 
 
 def test_unshuffled_batches_keep_dataset_order():
