@@ -58,7 +58,10 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         "frontend": [StrOptions(set(FRONTENDS))],
         "frontend_window": [Interval(numbers.Integral, 1, None, closed="left")],
         "scaling": [StrOptions({"auto", *SCALINGS})],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_epochs": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "inference_batch_size": [
             Interval(numbers.Integral, 1, None, closed="left"),
@@ -95,7 +98,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         frontend="resnet",
         frontend_window=8,
         scaling="auto",
-        max_epochs=100,
+        max_epochs="auto",
         batch_size=32,
         inference_batch_size="auto",
         crop=0.9,

@@ -145,9 +145,11 @@ SHARED_PARAMETERS = [
     ),
     (
         "max_epochs",
-        "int",
+        'int or "auto"',
         """\
-        Training epochs.
+        Training epochs. ``"auto"``: 100, or more for a small training set,
+        so that training takes at least 600 optimizer steps (28 sequences in
+        batches of 32: 600 epochs of one batch; 100 sequences: 150 epochs).
 """,
     ),
     (

@@ -268,6 +268,8 @@ class HiddenStateAnomalyDetector(
         Features per step seen in ``fit``.
     scaling_ : str
         The input scaling used: ``scaling``, or what ``"auto"`` chose.
+    max_epochs_ : int
+        The training epochs: ``max_epochs``, or what ``"auto"`` chose.
     threshold_ : float
         Step scores above it are anomalies (``predict_steps``).
     offset_ : float

@@ -40,6 +40,8 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         Features per step seen in ``fit``.
     scaling_ : str
         The input scaling used: ``scaling``, or what ``"auto"`` chose.
+    max_epochs_ : int
+        The training epochs: ``max_epochs``, or what ``"auto"`` chose.
     net_ : skorch.NeuralNet
         The trained net; ``net_.module_`` is the torch network.
     history_ : skorch.callbacks.History
@@ -87,7 +89,7 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         frontend="resnet",
         frontend_window=8,
         scaling="auto",
-        max_epochs=100,
+        max_epochs="auto",
         batch_size=32,
         inference_batch_size="auto",
         crop=0.9,

@@ -17,9 +17,11 @@ __all__ = ["HiddenStateRegressor"]
 @fill_parameters(
     {
         "max_epochs": """
-            Training epochs (the classifier's default is 100: on the panel's
-            regression sets, 300 epochs with a cosine schedule cut Tecator's
-            test RMSE from 3.5 to 0.7 and left Covid3Month's unchanged).
+            Training epochs. The classifier's default, ``"auto"``, is 100 for
+            most training sets; on the panel's regression sets, 300 epochs
+            with a cosine schedule cut Tecator's test RMSE from 3.5 to 0.7 and
+            left Covid3Month's unchanged. ``"auto"``: 100, or more for a small
+            training set, so that training takes at least 600 optimizer steps.
         """
     }
 )
@@ -40,6 +42,8 @@ class HiddenStateRegressor(StagedStreamMixin, RegressorMixin, BaseHiddenState):
         Features per step seen in ``fit``.
     scaling_ : str
         The input scaling used: ``scaling``, or what ``"auto"`` chose.
+    max_epochs_ : int
+        The training epochs: ``max_epochs``, or what ``"auto"`` chose.
     n_outputs_ : int
         Number of targets.
     net_ : skorch.NeuralNet

@@ -46,6 +46,8 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
         Features per step seen in ``fit``.
     scaling_ : str
         The input scaling used: ``scaling``, or what ``"auto"`` chose.
+    max_epochs_ : int
+        The training epochs: ``max_epochs``, or what ``"auto"`` chose.
     objective_ : {"classification", "regression", "next_step"}
         What the network was trained to do.
     net_ : skorch.NeuralNet

@@ -56,8 +56,8 @@ def test_docstring_matches_signature(cls):
 def test_shared_parameters_take_each_signatures_default_and_a_class_description():
     from skhidden._docstrings import fill_parameters
 
-    assert "max_epochs : int, default=100\n" in HiddenStateClassifier.__doc__
-    assert "max_epochs : int, default=300\n" in HiddenStateRegressor.__doc__
+    assert 'max_epochs : int or "auto", default="auto"\n' in HiddenStateClassifier.__doc__
+    assert 'max_epochs : int or "auto", default=300\n' in HiddenStateRegressor.__doc__
     assert "cut Tecator's" in HiddenStateRegressor.__doc__
     assert "cut Tecator's" not in HiddenStateClassifier.__doc__
     assert "%(shared_parameters)s" not in HiddenStateTransformer.__doc__

@@ -131,6 +131,37 @@ def test_classifier_and_transformer_crop_by_default_and_the_regressor_does_not()
     )
 
 
+@pytest.mark.parametrize(
+    "n_train, batch_size, expected",
+    [(28, 32, 600), (100, 32, 150), (192, 32, 100), (5000, 32, 100), (100, 5, 100)],
+)
+def test_auto_epochs_take_at_least_100_epochs_and_600_steps(n_train, batch_size, expected):
+    from skhidden._fitting import choose_max_epochs
+
+    assert choose_max_epochs("auto", n_train, batch_size) == expected
+    assert choose_max_epochs(7, n_train, batch_size) == 7
+
+
+def test_auto_epochs_train_that_long_count_only_training_sequences_and_persist(tmp_path):
+    import skhidden
+
+    X, y = make_sequences(n=40, n_steps=6)
+    small = dict(hidden_size=2, frontend="none", batch_size=16, random_state=0, device="cpu")
+    model = HiddenStateClassifier(**small).fit(X, y)
+    assert model.max_epochs == "auto"
+    assert model.max_epochs_ == 200  # 3 batches an epoch
+    assert len(model.history_) == 200
+    # A quarter held out for early stopping leaves 30 sequences: 2 batches.
+    stopped = HiddenStateClassifier(
+        **small, early_stopping=True, validation_fraction=0.25, patience=1
+    ).fit(X, y)
+    assert stopped.max_epochs_ == 300
+    assert len(stopped.history_) <= 300
+    model.save(tmp_path / "model.safetensors")
+    assert skhidden.load(tmp_path / "model.safetensors").max_epochs_ == 200
+    assert HiddenStateClassifier(**small, max_epochs=4).fit(X, y).max_epochs_ == 4
+
+
 def test_unshuffled_batches_keep_dataset_order():
     X, _ = make_sequences(n=20, ragged=True)
     order = np.concatenate([yb.numpy() for _, yb in _batches(X, batch_size=6)])
