@@ -278,8 +278,7 @@ class HiddenStateAnomalyDetector(
     state_mean_ : ndarray of shape (state_size,)
         Mean training state; only with ``anomaly_score="distance"``.
     state_precision_ : ndarray of shape (state_size, state_size)
-        Inverse of the training states' covariance (with a ridge); only with
-        ``anomaly_score="distance"``.
+        Inverse training-state covariance (ridged); ``"distance"`` only.
     net_ : skorch.NeuralNet
         The trained net.
     history_ : skorch.callbacks.History
