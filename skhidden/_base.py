@@ -58,6 +58,10 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         "frontend": [StrOptions(set(FRONTENDS))],
         "frontend_window": [Interval(numbers.Integral, 1, None, closed="left")],
         "scaling": [StrOptions({"auto", *SCALINGS})],
+        "resample": [
+            StrOptions({"auto", "none"}),
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
         "max_epochs": [
             Interval(numbers.Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
@@ -98,6 +102,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         frontend="resnet",
         frontend_window=8,
         scaling="auto",
+        resample="auto",
         max_epochs="auto",
         batch_size=32,
         inference_batch_size="auto",
@@ -128,6 +133,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         self.frontend = frontend
         self.frontend_window = frontend_window
         self.scaling = scaling
+        self.resample = resample
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.inference_batch_size = inference_batch_size

@@ -25,7 +25,13 @@ from sklearn.utils.validation import check_is_fitted
 from ._threads import torch_threads
 from .nn.network import check_causal
 from .nn.streaming import final_outputs
-from .sequences import check_sequences, check_timesteps, iter_chunks, plan_batches
+from .sequences import (
+    check_sequences,
+    check_timesteps,
+    iter_chunks,
+    plan_batches,
+    resample,
+)
 
 __all__ = ["INFERENCE_BATCH_SIZE", "MAX_BATCH_VALUES", "InferenceMixin", "step_values"]
 
@@ -151,11 +157,31 @@ class InferenceMixin:
                 f"{name} has {padded.shape[2]} features per step, but "
                 f"{type(self).__name__} was fitted with {self.n_features_in_}."
             )
+        padded, lengths = self._resampled(padded, lengths)
         module = self.net_.module_
         timesteps = getattr(module.aggregation, "timesteps", None)
         if timesteps is not None:
             check_timesteps(timesteps, _encoder_lengths(lengths, module.frontend.stride))
         return padded, lengths
+
+    def _resampled(self, padded, lengths):
+        """The sequences at the length the model reads (``resample_length_``)."""
+        length = getattr(self, "resample_length_", None)
+        if length is None:
+            return padded, lengths
+        return resample(padded, lengths, length)
+
+    def _check_stepwise(self, what):
+        """Refuse per-step outputs where a step's position needs the whole length."""
+        length = getattr(self, "resample_length_", None)
+        if length is not None:
+            raise ValueError(
+                f"{what} read each sequence step by step, but this model "
+                f"stretches every whole sequence to {length} steps first "
+                f"(resample={self.resample!r}), so no step is known before its "
+                "sequence ends. Refit with resample='none' to read sequences as "
+                "they are."
+            )
 
     def _inference_batching(self):
         """``(sequences, padded steps)`` one inference batch may hold.
@@ -331,6 +357,8 @@ class InferenceMixin:
         A sequence that has ended keeps its final value up to the longest
         sequence's length.
         """
+
+        self._check_stepwise("Staged outputs")
 
         def compute(module, Xb, lengths):
             return combine(*module.staged(Xb, lengths))

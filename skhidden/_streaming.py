@@ -204,9 +204,11 @@ class StagedStreamMixin:
         ValueError
             For a model whose outputs read the future (bidirectional,
             per-sequence ``scaling``) or the whole length (``timesteps`` with
-            fractions or negative steps), before any chunk is read.
+            fractions or negative steps, a resampled model), before any chunk
+            is read.
         """
         module = _eval_module(self)
+        self._check_stepwise("Streamed outputs")
         return SeriesStream(self, StagedStream(module), self._combine_stream)
 
 

@@ -39,7 +39,7 @@ __all__ = ["HiddenStateAnomalyDetector"]
 # the inverse finite when states are constant or collinear.
 _RIDGE = 1e-3
 
-_NOT_A_DETECTOR_PARAMETER = ("aggregation", "timesteps", "n_networks")
+_NOT_A_DETECTOR_PARAMETER = ("aggregation", "timesteps", "n_networks", "resample")
 
 
 def _segments(padded, lengths, segment_length):
@@ -314,10 +314,9 @@ class HiddenStateAnomalyDetector(
         "contamination": [Interval(numbers.Real, 0, 0.5, closed="right")],
         "segment_length": [Interval(numbers.Integral, 2, None, closed="left"), None],
     }
-    # The network's structure that the scores never read: fixed, not offered.
-    aggregation = "mean"
-    timesteps = None
-    n_networks = 1
+    # Fixed, not offered: the network's structure that the scores never read,
+    # and the length (a score per input step reads every step as it is).
+    aggregation, timesteps, n_networks, resample = "mean", None, 1, "none"
 
     def __init__(
         self,

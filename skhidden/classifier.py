@@ -40,6 +40,9 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         Features per step seen in ``fit``.
     scaling_ : str
         The input scaling used: ``scaling``, or what ``"auto"`` chose.
+    resample_length_ : int or None
+        The length every sequence is read at: ``resample``, or what
+        ``"auto"`` chose; None for as they are.
     max_epochs_ : int
         The training epochs: ``max_epochs``, or what ``"auto"`` chose.
     net_ : skorch.NeuralNet
@@ -89,6 +92,7 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         frontend="resnet",
         frontend_window=8,
         scaling="auto",
+        resample="auto",
         max_epochs="auto",
         batch_size=32,
         inference_batch_size="auto",
@@ -121,6 +125,7 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
             frontend=frontend,
             frontend_window=frontend_window,
             scaling=scaling,
+            resample=resample,
             max_epochs=max_epochs,
             batch_size=batch_size,
             inference_batch_size=inference_batch_size,
@@ -216,8 +221,9 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         Raises
         ------
         ValueError
-            For a bidirectional model or a per-sequence ``scaling``, which
-            read every step at once.
+            For a bidirectional model, a per-sequence ``scaling`` or a
+            resampled model (``resample_length_`` set), which read every step
+            at once.
 
         See Also
         --------

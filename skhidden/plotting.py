@@ -80,9 +80,22 @@ def _frontend(estimator):
     return final.net_.module_.frontend
 
 
-def _spans(frontend, n_steps):
-    starts = np.arange(0, n_steps, frontend.stride)
-    return starts, np.minimum(starts + frontend.window, n_steps)
+def _spans(frontend, n_steps, length=None):
+    """Spans over ``length`` read steps, mapped back to ``n_steps`` input steps.
+
+    ``length`` is the resampled length (``resample_length_``); None: the
+    input steps are read as they are.
+    """
+    read = n_steps if length is None else length
+    starts = np.arange(0, read, frontend.stride)
+    stops = np.minimum(starts + frontend.window, read)
+    if length is None:
+        return starts, stops
+    # Read step j lies at input position j * (n_steps - 1) / (length - 1).
+    scale = (n_steps - 1) / (length - 1) if length > 1 else 0.0
+    first = np.floor(starts * scale).astype(np.int64)
+    last = np.ceil((stops - 1) * scale).astype(np.int64)
+    return first, np.minimum(last + 1, n_steps)
 
 
 def window_spans(estimator, n_steps):
@@ -94,7 +107,8 @@ def window_spans(estimator, n_steps):
     has ``ceil(n_steps / s)`` of them; without one (``frontend="none"``) step
     ``t`` is input step ``t``. Its state, attention weight and staged
     prediction have read the input up to the end of that span and nothing
-    later.
+    later. A model that resamples (``resample_length_``) reads its steps on
+    the stretched sequence; their spans are mapped back to input steps.
 
     Parameters
     ----------
@@ -110,7 +124,9 @@ def window_spans(estimator, n_steps):
     stops : ndarray of shape (n_windows,)
         One past its last input step.
     """
-    return _spans(_frontend(estimator), int(n_steps))
+    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    length = getattr(final, "resample_length_", None)
+    return _spans(_frontend(estimator), int(n_steps), length)
 
 
 def _strategy_label(value):

@@ -42,6 +42,9 @@ class HiddenStateRegressor(StagedStreamMixin, RegressorMixin, BaseHiddenState):
         Features per step seen in ``fit``.
     scaling_ : str
         The input scaling used: ``scaling``, or what ``"auto"`` chose.
+    resample_length_ : int or None
+        The length every sequence is read at: ``resample``, or what
+        ``"auto"`` chose; None for as they are.
     max_epochs_ : int
         The training epochs: ``max_epochs``, or what ``"auto"`` chose.
     n_outputs_ : int
@@ -87,6 +90,7 @@ class HiddenStateRegressor(StagedStreamMixin, RegressorMixin, BaseHiddenState):
         frontend="resnet",
         frontend_window=8,
         scaling="feature",
+        resample="auto",
         max_epochs=300,
         batch_size=32,
         inference_batch_size="auto",
@@ -118,6 +122,7 @@ class HiddenStateRegressor(StagedStreamMixin, RegressorMixin, BaseHiddenState):
             frontend=frontend,
             frontend_window=frontend_window,
             scaling=scaling,
+            resample=resample,
             max_epochs=max_epochs,
             batch_size=batch_size,
             inference_batch_size=inference_batch_size,
@@ -196,8 +201,9 @@ class HiddenStateRegressor(StagedStreamMixin, RegressorMixin, BaseHiddenState):
         Raises
         ------
         ValueError
-            For a bidirectional model or a per-sequence ``scaling``, which
-            read every step at once.
+            For a bidirectional model, a per-sequence ``scaling`` or a
+            resampled model (``resample_length_`` set), which read every step
+            at once.
 
         See Also
         --------

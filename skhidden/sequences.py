@@ -31,6 +31,7 @@ __all__ = [
     "iter_chunks",
     "unpad",
     "plan_batches",
+    "resample",
 ]
 
 
@@ -455,6 +456,46 @@ def feature_statistics(padded, lengths):
     std = steps.std(axis=0)
     # Constant features are left unscaled rather than divided by zero.
     return steps.mean(axis=0), np.where(std < 10 * np.finfo(np.float64).eps, 1.0, std)
+
+
+def resample(padded, lengths, length):
+    """Every sequence stretched or squeezed to ``length`` steps.
+
+    Linear interpolation between each sequence's own first and last valid
+    steps, as ``np.interp(np.linspace(0, 1, length), np.linspace(0, 1,
+    lengths[i]), ...)`` per feature: what the archive's equal-length
+    (``_eq``) versions of its ragged sets are made with. A sequence of one
+    step becomes that step repeated.
+
+    Parameters
+    ----------
+    padded : ndarray of shape (n_samples, max_length, n_features)
+        Padded sequences.
+    lengths : ndarray of shape (n_samples,)
+        Valid steps per sequence.
+    length : int
+        Steps of every output sequence, at least 1.
+
+    Returns
+    -------
+    resampled : ndarray of shape (n_samples, length, n_features)
+        Of ``padded``'s dtype: a new array, or ``padded`` itself where every
+        sequence already has ``length`` steps.
+    new_lengths : ndarray of shape (n_samples,)
+        ``length`` for every sequence.
+    """
+    if (lengths == length).all() and padded.shape[1] == length:
+        return padded, lengths
+    # Position of each output step on its sequence's own valid steps.
+    fraction = np.linspace(0.0, 1.0, length) if length > 1 else np.zeros(1)
+    position = fraction[None, :] * (lengths[:, None] - 1)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, lengths[:, None] - 1)
+    weight = (position - below)[:, :, None]
+    rows = np.arange(len(lengths))[:, None]
+    low, high = padded[rows, below].astype(np.float64), padded[rows, above]
+    resampled = low + weight * (high - low)
+    return resampled.astype(padded.dtype), np.full_like(lengths, length)
 
 
 def amplitude_spread(padded, lengths):

@@ -46,6 +46,9 @@ class HiddenStateTransformer(TransformerMixin, BaseHiddenState):
         Features per step seen in ``fit``.
     scaling_ : str
         The input scaling used: ``scaling``, or what ``"auto"`` chose.
+    resample_length_ : int or None
+        The length every sequence is read at: ``resample``, or what
+        ``"auto"`` chose; None for as they are.
     max_epochs_ : int
         The training epochs: ``max_epochs``, or what ``"auto"`` chose.
     objective_ : {"classification", "regression", "next_step"}

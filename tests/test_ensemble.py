@@ -10,7 +10,10 @@ from skhidden.nn.ensemble import NetworkEnsemble
 from skhidden.nn.losses import HeadAveragedLoss
 from skhidden.nn.network import HiddenStateNetwork
 
-TINY = dict(hidden_size=6, max_epochs=2, random_state=0, device="cpu", frontend_window=4)
+TINY = dict(
+    hidden_size=6, max_epochs=2, random_state=0, device="cpu", frontend_window=4,
+    resample="none",
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,135 @@
+"""``resample``: every sequence read at one length, chosen at fit."""
+
+import joblib
+import numpy as np
+import pytest
+
+from skhidden import (
+    HiddenStateAnomalyDetector,
+    HiddenStateClassifier,
+    HiddenStateRegressor,
+    HiddenStateTransformer,
+    load,
+)
+from skhidden.sequences import check_sequences, resample
+
+from conftest import make_sequences
+
+TINY = dict(hidden_size=8, max_epochs=3, random_state=0, device="cpu")
+
+
+def _interp(sequence, length):
+    """``np.interp`` per feature: the reference for ``resample``."""
+    source = np.linspace(0, 1, len(sequence)) if len(sequence) > 1 else np.zeros(1)
+    target = np.linspace(0, 1, length) if length > 1 else np.zeros(1)
+    return np.stack(
+        [np.interp(target, source, sequence[:, f]) for f in range(sequence.shape[1])],
+        axis=1,
+    )
+
+
+# ------------------------------------------------------------- data layer
+@pytest.mark.parametrize("length", [1, 2, 7, 40, 55])
+def test_resample_matches_linear_interpolation_per_sequence(length):
+    rng = np.random.default_rng(0)
+    sequences = [rng.normal(size=(n, 3)) for n in (1, 2, 5, 17, 40)]
+    padded, lengths = check_sequences(sequences, dtype=np.float64)
+    before = padded.copy()
+    resampled, new_lengths = resample(padded, lengths, length)
+    assert resampled.shape == (5, length, 3)
+    assert resampled.dtype == padded.dtype
+    np.testing.assert_array_equal(new_lengths, length)
+    for row, sequence in zip(resampled, sequences):
+        np.testing.assert_allclose(row, _interp(sequence, length), rtol=1e-12)
+    np.testing.assert_array_equal(padded, before)  # the input is left as it was
+
+
+def test_resample_keeps_sequences_already_at_the_length():
+    padded = np.arange(24, dtype=np.float32).reshape(2, 4, 3)
+    resampled, lengths = resample(padded, np.array([4, 4]), 4)
+    np.testing.assert_array_equal(resampled, padded)
+    np.testing.assert_array_equal(lengths, [4, 4])
+
+
+# -------------------------------------------------------------- estimators
+def test_auto_reads_equal_lengths_as_they_are(sequences):
+    X, y = sequences
+    auto = HiddenStateClassifier(**TINY).fit(X, y)
+    none = HiddenStateClassifier(resample="none", **TINY).fit(X, y)
+    assert auto.resample_length_ is None and none.resample_length_ is None
+    np.testing.assert_array_equal(auto.predict_proba(X), none.predict_proba(X))
+
+
+@pytest.mark.parametrize("Estimator", [HiddenStateClassifier, HiddenStateRegressor])
+def test_auto_fits_ragged_sequences_as_if_given_resampled(Estimator):
+    X, y = make_sequences(n=40, n_steps=16, ragged=True)
+    padded, lengths = check_sequences(X)
+    longest = int(lengths.max())
+    equal, _ = resample(padded, lengths, longest)
+
+    auto = Estimator(**TINY).fit(X, y)
+    given = Estimator(resample="none", **TINY).fit(equal, y)
+    assert auto.resample_length_ == longest
+    assert given.resample_length_ is None
+    np.testing.assert_allclose(auto.predict(X), given.predict(equal), rtol=1e-6)
+    # A new sequence of another length is read at the training length too.
+    other = [np.random.default_rng(1).normal(size=(5, 2)).astype(np.float32)]
+    other_resampled = resample(*check_sequences(other), longest)[0]
+    np.testing.assert_allclose(
+        auto.predict(other), given.predict(other_resampled), rtol=1e-6
+    )
+
+
+def test_an_int_reads_every_sequence_at_that_length(ragged_sequences):
+    X, y = ragged_sequences
+    model = HiddenStateTransformer(
+        resample=20, frontend="none", aggregation="attention", **TINY
+    ).fit(X, y)
+    assert model.resample_length_ == 20
+    assert [len(s) for s in model.hidden_states(X[:4])] == [20] * 4
+    assert [len(w) for w in model.attention_weights(X[:4])] == [20] * 4
+    # Equal-length input of another length is stretched as well.
+    assert len(model.hidden_states(np.zeros((1, 7, 2), np.float32))[0]) == 20
+
+
+def test_step_by_step_outputs_refuse_a_resampled_model(ragged_sequences):
+    X, y = ragged_sequences
+    model = HiddenStateClassifier(**TINY).fit(X, y)
+    with pytest.raises(ValueError, match="resample='none'"):
+        model.staged_predict_proba(X[:2])
+    with pytest.raises(ValueError, match="stretches every whole sequence to 12"):
+        model.stream()
+    as_they_are = HiddenStateClassifier(resample="none", frontend="none", **TINY)
+    as_they_are.fit(X, y)
+    staged = list(as_they_are.staged_predict_proba(X[:2]))
+    assert len(staged) == max(len(x) for x in X[:2])
+
+
+@pytest.mark.parametrize("bad", [0, -3, "longest", 2.5])
+def test_bad_resample_values_are_refused_before_training(bad, ragged_sequences):
+    X, y = ragged_sequences
+    with pytest.raises(ValueError, match="resample"):
+        HiddenStateClassifier(resample=bad, **TINY).fit(X, y)
+
+
+def test_saved_models_keep_their_length(tmp_path, ragged_sequences):
+    pytest.importorskip("safetensors")
+    X, y = ragged_sequences
+    model = HiddenStateClassifier(**TINY).fit(X, y)
+    expected = model.predict_proba(X)
+
+    joblib.dump(model, tmp_path / "model.joblib")
+    pickled = joblib.load(tmp_path / "model.joblib")
+    model.save(tmp_path / "model.skhidden")
+    safe = load(tmp_path / "model.skhidden")
+    for loaded in (pickled, safe):
+        assert loaded.resample_length_ == model.resample_length_ == 12
+        np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+
+
+def test_the_detector_scores_every_input_step_and_has_no_resample():
+    assert "resample" not in HiddenStateAnomalyDetector().get_params()
+    X, _ = make_sequences(n=8, n_steps=20, ragged=True)
+    detector = HiddenStateAnomalyDetector(hidden_size=4, max_epochs=1, random_state=0)
+    scores = detector.fit(X).score_steps(X)
+    assert [len(s) for s in scores] == [len(x) for x in X]
