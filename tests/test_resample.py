@@ -133,3 +133,20 @@ def test_the_detector_scores_every_input_step_and_has_no_resample():
     detector = HiddenStateAnomalyDetector(hidden_size=4, max_epochs=1, random_state=0)
     scores = detector.fit(X).score_steps(X)
     assert [len(s) for s in scores] == [len(x) for x in X]
+
+
+def test_window_spans_of_a_resampled_model_are_input_steps(ragged_sequences):
+    from skhidden.plotting import window_spans
+
+    X, y = ragged_sequences
+    model = HiddenStateClassifier(frontend_window=4, **TINY).fit(X, y)
+    assert model.resample_length_ == 12
+    # 12 read steps in windows of 4 every 2: 6 windows, mapped onto 6 input steps
+    # (read step j sits at input position j * 5 / 11).
+    starts, stops = window_spans(model, 6)
+    np.testing.assert_array_equal(starts, [0, 0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(stops, [3, 4, 5, 6, 6, 6])
+    # Stretched onto 23 input steps every window covers 2 input steps per read step.
+    starts, stops = window_spans(model, 23)
+    np.testing.assert_array_equal(starts, [0, 4, 8, 12, 16, 20])
+    np.testing.assert_array_equal(stops, [7, 11, 15, 19, 23, 23])
