@@ -208,7 +208,8 @@ class InferenceMixin:
         then each part is converted again as it is reached (``iter_chunks``).
         """
         check_is_fitted(self, "net_")
-        parts = list(iter_chunks(X))
+        length = getattr(self, "resample_length_", None)
+        parts = list(iter_chunks(X, read_length=length))
         if len(parts) == 1:
             padded, lengths = self._check_input(X)
             return len(lengths), [(0, padded, lengths)]

@@ -342,7 +342,7 @@ def check_steps(steps, *, name="chunk", dtype=np.float32):
     return converted
 
 
-def iter_chunks(X, max_values=2**22):
+def iter_chunks(X, max_values=2**22, read_length=None):
     """Split sequences into consecutive parts small enough to convert at once.
 
     Used to stream inference over inputs of any size: each part is passed to
@@ -355,6 +355,9 @@ def iter_chunks(X, max_values=2**22):
     max_values : int, default=2**22
         Largest number of values (sequences x steps x features) in one part;
         with float64 intermediates, 32 MB.
+    read_length : int, optional
+        Steps every sequence is read at after conversion (see
+        :func:`resample`), counted where it is longer than a sequence's own.
 
     Yields
     ------
@@ -368,13 +371,17 @@ def iter_chunks(X, max_values=2**22):
     """
     if _is_array_of_sequences(X) or isinstance(X, tuple):
         X = list(X)
+    steps = read_length or 0
     if isinstance(X, list):
         try:
-            values = max((np.size(x) for x in X), default=1)
+            values = max(
+                (max(np.size(x), steps * (np.size(x) // max(1, len(x)))) for x in X),
+                default=1,
+            )
         except (TypeError, ValueError):  # refused with a clear message later
             values = None
     elif isinstance(X, np.ndarray) and X.dtype.kind in "biuf" and X.ndim >= 2:
-        values = int(np.prod(X.shape[1:]))
+        values = max(X.shape[1], steps) * int(np.prod(X.shape[2:]))
     else:  # anything else is converted whole, and refused there if it must be
         values = None
     n = len(X) if values is not None else 0
@@ -486,16 +493,22 @@ def resample(padded, lengths, length):
     """
     if (lengths == length).all() and padded.shape[1] == length:
         return padded, lengths
-    # Position of each output step on its sequence's own valid steps.
+    resampled = np.empty((len(lengths), length, padded.shape[2]), padded.dtype)
     fraction = np.linspace(0.0, 1.0, length) if length > 1 else np.zeros(1)
-    position = fraction[None, :] * (lengths[:, None] - 1)
-    below = np.floor(position).astype(np.int64)
-    above = np.minimum(below + 1, lengths[:, None] - 1)
-    weight = (position - below)[:, :, None]
-    rows = np.arange(len(lengths))[:, None]
-    low, high = padded[rows, below].astype(np.float64), padded[rows, above]
-    resampled = low + weight * (high - low)
-    return resampled.astype(padded.dtype), np.full_like(lengths, length)
+    # Rows in blocks, so the temporaries stay small beside the result.
+    block = max(1, 2**20 // (length * padded.shape[2]))
+    for start in range(0, len(lengths), block):
+        rows = slice(start, start + block)
+        last = lengths[rows, None] - 1
+        # Position of each output step on its sequence's own valid steps.
+        position = fraction[None, :] * last
+        below = np.floor(position).astype(np.int64)
+        above = np.minimum(below + 1, last)
+        weight = (position - below)[:, :, None].astype(padded.dtype)
+        index = np.arange(len(last))[:, None]
+        low, high = padded[rows][index, below], padded[rows][index, above]
+        resampled[rows] = low + weight * (high - low)
+    return resampled, np.full_like(lengths, length)
 
 
 def amplitude_spread(padded, lengths):

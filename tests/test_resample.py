@@ -44,6 +44,25 @@ def test_resample_matches_linear_interpolation_per_sequence(length):
     np.testing.assert_array_equal(padded, before)  # the input is left as it was
 
 
+def test_resample_works_through_long_outputs_in_row_blocks():
+    # 2**20 values per block: at 300000 steps of 4 features, one row a block.
+    rng = np.random.default_rng(0)
+    sequences = [rng.normal(size=(n, 4)).astype(np.float32) for n in (3, 50, 7)]
+    resampled, _ = resample(*check_sequences(sequences), 300_000)
+    for row, sequence in zip(resampled, sequences):
+        np.testing.assert_allclose(row, _interp(sequence, 300_000), rtol=1e-5, atol=1e-6)
+
+
+def test_inference_parts_count_the_read_length():
+    from skhidden.sequences import iter_chunks
+
+    X = [np.zeros((10, 2))] * 100  # 20 values each, 2000 read at 1000 steps
+    assert len(list(iter_chunks(X, max_values=4000))) == 1
+    assert len(list(iter_chunks(X, max_values=4000, read_length=1000))) == 50
+    array = np.zeros((100, 10, 2))
+    assert len(list(iter_chunks(array, max_values=4000, read_length=1000))) == 50
+
+
 def test_resample_keeps_sequences_already_at_the_length():
     padded = np.arange(24, dtype=np.float32).reshape(2, 4, 3)
     resampled, lengths = resample(padded, np.array([4, 4]), 4)
