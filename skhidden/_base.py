@@ -102,7 +102,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         frontend="resnet",
         frontend_window=8,
         scaling="auto",
-        resample="auto",
+        resample="none",
         max_epochs="auto",
         batch_size=32,
         inference_batch_size="auto",

@@ -147,16 +147,18 @@ SHARED_PARAMETERS = [
         "resample",
         '{"auto", "none"} or int',
         """\
-        The length each sequence is read at. An int: every sequence, in
-        ``fit`` and after, is stretched or squeezed to that many steps by
-        linear interpolation (as the archive's equal-length ``_eq`` versions
-        of its ragged sets are made). ``"auto"``: the longest training
-        length where the training sequences differ in length, and as they
-        are where all have one length (``resample_length_`` says which,
-        None for as they are). ``"none"``: always as they are. Resampled
-        steps are what ``hidden_states`` and ``attention_weights`` return;
-        staged outputs and ``stream()``, which need each step before its
-        sequence ends, refuse a resampled model.
+        The length each sequence is read at. ``"none"``: as it is. An int:
+        every sequence, in ``fit`` and after, is stretched or squeezed to
+        that many steps by linear interpolation (as the archive's
+        equal-length ``_eq`` versions of its ragged sets are made).
+        ``"auto"``: the longest training length where the training sequences
+        differ in length, and as they are where all have one length
+        (``resample_length_`` says which, None for as they are). Worth a
+        search on ragged data whose lengths are speeds (gestures), see the
+        README's accuracy section. Resampled steps are what
+        ``hidden_states`` and ``attention_weights`` return; staged outputs
+        and ``stream()``, which need each step before its sequence ends,
+        refuse a resampled model.
 """,
     ),
     (

@@ -98,9 +98,8 @@ def choose_resample_length(resample_param, lengths):
 
     ``"auto"`` stands for the longest training length where the training
     sequences differ in length (the ``_eq`` reading of the archive's ragged
-    sets, which gained 1 to 8 points on the tuning half's gesture sets: a
-    gesture made slower or faster then lines up with its class), and for
-    reading them as they are where all have one length. An int is that
+    sets: a gesture made slower or faster then lines up with its class), and
+    for reading them as they are where all have one length. An int is that
     length; ``"none"`` is None.
     """
     if resample_param == "none":

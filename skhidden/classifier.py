@@ -92,7 +92,7 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         frontend="resnet",
         frontend_window=8,
         scaling="auto",
-        resample="auto",
+        resample="none",
         max_epochs="auto",
         batch_size=32,
         inference_batch_size="auto",

@@ -45,7 +45,6 @@ def run_comparison(
     max_epochs=60,
     hidden_size=32,
     random_state=0,
-    resample="none",
     log=print,
     return_models=False,
     **estimator_params,
@@ -68,9 +67,6 @@ def run_comparison(
         Hidden units of the GRU.
     random_state : int, default=0
         Seed of every fit and of the folds.
-    resample : {"auto", "none"} or int, default="none"
-        Sequence length every model reads; as they are by default, so that
-        the early-classification picture can show each step.
     log : callable, default=print
         Receives progress lines.
     return_models : bool, default=False
@@ -96,7 +92,6 @@ def run_comparison(
             hidden_size=hidden_size,
             max_epochs=max_epochs,
             random_state=random_state,
-            resample=resample,
             **estimator_params,
         ),
     )

@@ -90,7 +90,7 @@ class HiddenStateRegressor(StagedStreamMixin, RegressorMixin, BaseHiddenState):
         frontend="resnet",
         frontend_window=8,
         scaling="feature",
-        resample="auto",
+        resample="none",
         max_epochs=300,
         batch_size=32,
         inference_batch_size="auto",

@@ -10,10 +10,7 @@ from skhidden.nn.ensemble import NetworkEnsemble
 from skhidden.nn.losses import HeadAveragedLoss
 from skhidden.nn.network import HiddenStateNetwork
 
-TINY = dict(
-    hidden_size=6, max_epochs=2, random_state=0, device="cpu", frontend_window=4,
-    resample="none",
-)
+TINY = dict(hidden_size=6, max_epochs=2, random_state=0, device="cpu", frontend_window=4)
 
 
 @pytest.fixture(scope="module")

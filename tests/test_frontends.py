@@ -6,11 +6,7 @@ from conftest import make_sequences
 
 from skhidden import HiddenStateClassifier, HiddenStateTransformer
 
-# resample="none": per-window outputs of sequences read at their own lengths.
-TINY = dict(
-    hidden_size=6, max_epochs=2, random_state=0, device="cpu", frontend_window=4,
-    resample="none",
-)
+TINY = dict(hidden_size=6, max_epochs=2, random_state=0, device="cpu", frontend_window=4)
 
 
 @pytest.fixture(scope="module")

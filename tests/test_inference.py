@@ -72,13 +72,10 @@ def _assert_same(a, b):
 @pytest.fixture(scope="module")
 def fitted(ragged):
     X, y = ragged
-    # resample="none": ragged batches are read at their own lengths here.
     params = {
-        HiddenStateClassifier: dict(aggregation=("attention", "max"), resample="none"),
-        HiddenStateRegressor: dict(
-            aggregation="timesteps", timesteps=[2, -1], resample="none"
-        ),
-        HiddenStateTransformer: dict(aggregation="mean", resample="none"),
+        HiddenStateClassifier: dict(aggregation=("attention", "max")),
+        HiddenStateRegressor: dict(aggregation="timesteps", timesteps=[2, -1]),
+        HiddenStateTransformer: dict(aggregation="mean"),
         HiddenStateAnomalyDetector: dict(segment_length=None),
     }
     targets = {HiddenStateRegressor: y.astype(float), HiddenStateAnomalyDetector: None}
@@ -305,9 +302,7 @@ def test_a_sequence_too_long_for_one_batch_is_read_in_chunks(monkeypatch, params
     rng = np.random.default_rng(0)
     X = [rng.normal(size=(n, 2)).astype(np.float32) for n in (700, 40, 333, 9)]
     y = np.array([0, 1, 0, 1])
-    tiny = dict(
-        hidden_size=6, max_epochs=2, random_state=0, frontend_window=4, resample="none"
-    )
+    tiny = dict(hidden_size=6, max_epochs=2, random_state=0, frontend_window=4)
     clf = HiddenStateClassifier(**tiny, **params).fit(X, y)
     features = HiddenStateTransformer(**tiny, **params).fit(X, y)
     whole = clf.predict_proba(X), features.transform(X)

@@ -16,11 +16,7 @@ from sklearn.model_selection import GridSearchCV
 
 from skhidden import HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer
 
-# resample="none": per-step outputs of sequences read at their own lengths.
-TINY = dict(
-    hidden_size=4, max_epochs=3, lr=0.02, random_state=0, device="cpu", frontend="none",
-    resample="none",
-)
+TINY = dict(hidden_size=4, max_epochs=3, lr=0.02, random_state=0, device="cpu", frontend="none")
 STRATEGIES = ["last", "mean", "max", "attention", "timesteps", ("mean", "attention")]
 POOLED = [s for s in STRATEGIES if s != "timesteps"]
 

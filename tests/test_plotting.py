@@ -31,10 +31,8 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-# resample="none": the pictures show sequences read at their own lengths.
 TINY = dict(
-    hidden_size=4, max_epochs=3, lr=0.02, random_state=0, device="cpu", frontend="none",
-    resample="none",
+    hidden_size=4, max_epochs=3, lr=0.02, random_state=0, device="cpu", frontend="none"
 )
 
 

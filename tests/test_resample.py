@@ -71,10 +71,22 @@ def test_resample_keeps_sequences_already_at_the_length():
 
 
 # -------------------------------------------------------------- estimators
+@pytest.mark.parametrize(
+    "Estimator", [HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer]
+)
+def test_the_default_reads_ragged_sequences_as_they_are(Estimator, ragged_sequences):
+    X, y = ragged_sequences
+    model = Estimator(**TINY).fit(X, y)
+    assert model.resample == "none" and model.resample_length_ is None
+    assert [len(s) for s in model.hidden_states(X[:3])] == [
+        -(-len(x) // 4) for x in X[:3]
+    ]
+
+
 def test_auto_reads_equal_lengths_as_they_are(sequences):
     X, y = sequences
-    auto = HiddenStateClassifier(**TINY).fit(X, y)
-    none = HiddenStateClassifier(resample="none", **TINY).fit(X, y)
+    auto = HiddenStateClassifier(resample="auto", **TINY).fit(X, y)
+    none = HiddenStateClassifier(**TINY).fit(X, y)
     assert auto.resample_length_ is None and none.resample_length_ is None
     np.testing.assert_array_equal(auto.predict_proba(X), none.predict_proba(X))
 
@@ -86,8 +98,8 @@ def test_auto_fits_ragged_sequences_as_if_given_resampled(Estimator):
     longest = int(lengths.max())
     equal, _ = resample(padded, lengths, longest)
 
-    auto = Estimator(**TINY).fit(X, y)
-    given = Estimator(resample="none", **TINY).fit(equal, y)
+    auto = Estimator(resample="auto", **TINY).fit(X, y)
+    given = Estimator(**TINY).fit(equal, y)
     assert auto.resample_length_ == longest
     assert given.resample_length_ is None
     np.testing.assert_allclose(auto.predict(X), given.predict(equal), rtol=1e-6)
@@ -113,13 +125,12 @@ def test_an_int_reads_every_sequence_at_that_length(ragged_sequences):
 
 def test_step_by_step_outputs_refuse_a_resampled_model(ragged_sequences):
     X, y = ragged_sequences
-    model = HiddenStateClassifier(**TINY).fit(X, y)
+    model = HiddenStateClassifier(resample="auto", **TINY).fit(X, y)
     with pytest.raises(ValueError, match="resample='none'"):
         model.staged_predict_proba(X[:2])
     with pytest.raises(ValueError, match="stretches every whole sequence to 12"):
         model.stream()
-    as_they_are = HiddenStateClassifier(resample="none", frontend="none", **TINY)
-    as_they_are.fit(X, y)
+    as_they_are = HiddenStateClassifier(frontend="none", **TINY).fit(X, y)
     staged = list(as_they_are.staged_predict_proba(X[:2]))
     assert len(staged) == max(len(x) for x in X[:2])
 
@@ -134,7 +145,7 @@ def test_bad_resample_values_are_refused_before_training(bad, ragged_sequences):
 def test_saved_models_keep_their_length(tmp_path, ragged_sequences):
     pytest.importorskip("safetensors")
     X, y = ragged_sequences
-    model = HiddenStateClassifier(**TINY).fit(X, y)
+    model = HiddenStateClassifier(resample="auto", **TINY).fit(X, y)
     expected = model.predict_proba(X)
 
     joblib.dump(model, tmp_path / "model.joblib")
@@ -158,7 +169,8 @@ def test_window_spans_of_a_resampled_model_are_input_steps(ragged_sequences):
     from skhidden.plotting import window_spans
 
     X, y = ragged_sequences
-    model = HiddenStateClassifier(frontend_window=4, **TINY).fit(X, y)
+    model = HiddenStateClassifier(resample="auto", frontend_window=4, **TINY)
+    model.fit(X, y)
     assert model.resample_length_ == 12
     # 12 read steps in windows of 4 every 2: 6 windows, mapped onto 6 input steps
     # (read step j sits at input position j * 5 / 11).
