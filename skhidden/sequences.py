@@ -480,35 +480,40 @@ def resample(padded, lengths, length):
         Padded sequences.
     lengths : ndarray of shape (n_samples,)
         Valid steps per sequence.
-    length : int
-        Steps of every output sequence, at least 1.
+    length : int or ndarray of shape (n_samples,)
+        Steps of every output sequence, or of each; at least 1.
 
     Returns
     -------
-    resampled : ndarray of shape (n_samples, length, n_features)
-        Of ``padded``'s dtype: a new array, or ``padded`` itself where every
-        sequence already has ``length`` steps.
+    resampled : ndarray of shape (n_samples, max(length), n_features)
+        Of ``padded``'s dtype, zero after each sequence's new length: a new
+        array, or ``padded`` itself where every sequence already has its
+        ``length``.
     new_lengths : ndarray of shape (n_samples,)
-        ``length`` for every sequence.
+        ``length`` of every sequence.
     """
-    if (lengths == length).all() and padded.shape[1] == length:
+    new_lengths = np.broadcast_to(length, lengths.shape).astype(lengths.dtype)
+    width = int(new_lengths.max())
+    if (lengths == new_lengths).all() and padded.shape[1] == width:
         return padded, lengths
-    resampled = np.empty((len(lengths), length, padded.shape[2]), padded.dtype)
-    fraction = np.linspace(0.0, 1.0, length) if length > 1 else np.zeros(1)
+    resampled = np.zeros((len(lengths), width, padded.shape[2]), padded.dtype)
+    steps = np.arange(width)
     # Rows in blocks, so the temporaries stay small beside the result.
-    block = max(1, 2**20 // (length * padded.shape[2]))
+    block = max(1, 2**20 // (width * padded.shape[2]))
     for start in range(0, len(lengths), block):
         rows = slice(start, start + block)
-        last = lengths[rows, None] - 1
+        last, new = lengths[rows, None] - 1, new_lengths[rows, None]
         # Position of each output step on its sequence's own valid steps.
-        position = fraction[None, :] * last
+        fraction = np.minimum(steps / np.maximum(new - 1, 1), 1.0)
+        position = fraction * last
         below = np.floor(position).astype(np.int64)
         above = np.minimum(below + 1, last)
         weight = (position - below)[:, :, None].astype(padded.dtype)
         index = np.arange(len(last))[:, None]
         low, high = padded[rows][index, below], padded[rows][index, above]
-        resampled[rows] = low + weight * (high - low)
-    return resampled, np.full_like(lengths, length)
+        values = low + weight * (high - low)
+        resampled[rows] = np.where((steps < new)[:, :, None], values, 0)
+    return resampled, new_lengths
 
 
 def amplitude_spread(padded, lengths):

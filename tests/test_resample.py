@@ -40,7 +40,9 @@ def test_resample_matches_linear_interpolation_per_sequence(length):
     assert resampled.dtype == padded.dtype
     np.testing.assert_array_equal(new_lengths, length)
     for row, sequence in zip(resampled, sequences):
-        np.testing.assert_allclose(row, _interp(sequence, length), rtol=1e-12)
+        np.testing.assert_allclose(
+            row, _interp(sequence, length), rtol=1e-12, atol=1e-12
+        )
     np.testing.assert_array_equal(padded, before)  # the input is left as it was
 
 
@@ -181,3 +183,15 @@ def test_window_spans_of_a_resampled_model_are_input_steps(ragged_sequences):
     starts, stops = window_spans(model, 23)
     np.testing.assert_array_equal(starts, [0, 4, 8, 12, 16, 20])
     np.testing.assert_array_equal(stops, [7, 11, 15, 19, 23, 23])
+
+
+def test_resample_gives_each_sequence_its_own_length():
+    rng = np.random.default_rng(0)
+    sequences = [rng.normal(size=(n, 2)) for n in (4, 9, 1)]
+    padded, lengths = check_sequences(sequences, dtype=np.float64)
+    resampled, new_lengths = resample(padded, lengths, np.array([6, 3, 2]))
+    assert resampled.shape == (3, 6, 2)
+    np.testing.assert_array_equal(new_lengths, [6, 3, 2])
+    for row, sequence, n in zip(resampled, sequences, (6, 3, 2)):
+        np.testing.assert_allclose(row[:n], _interp(sequence, n), rtol=1e-12)
+        assert not row[n:].any()  # zero after its new length
