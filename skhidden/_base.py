@@ -72,6 +72,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
             StrOptions({"auto"}),
         ],
         "crop": [Interval(numbers.Real, 0, 1, closed="right")],
+        "warp": [Interval(numbers.Real, 0, 1, closed="left")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
@@ -107,6 +108,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         batch_size=32,
         inference_batch_size="auto",
         crop=0.9,
+        warp=0.0,
         lr=0.001,
         optimizer="adam",
         weight_decay=0.0,
@@ -138,6 +140,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         self.batch_size = batch_size
         self.inference_batch_size = inference_batch_size
         self.crop = crop
+        self.warp = warp
         self.lr = lr
         self.optimizer = optimizer
         self.weight_decay = weight_decay

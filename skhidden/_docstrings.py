@@ -202,6 +202,17 @@ SHARED_PARAMETERS = [
 """,
     ),
     (
+        "warp",
+        "float in [0, 1)",
+        """\
+        Training augmentation (time warping): above 0, every epoch each
+        training sequence is first stretched or squeezed by linear
+        interpolation to ``round(factor * length)`` steps, ``factor`` drawn
+        uniformly from ``[1 - warp, 1 + warp]``, so the model meets each
+        pattern at several speeds; prediction reads sequences as they are.
+""",
+    ),
+    (
         "lr",
         "float",
         """\

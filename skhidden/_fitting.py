@@ -362,6 +362,7 @@ class TrainingMixin:
             callbacks=self._training_callbacks(max_epochs),
             iterator_train__random_state=np.random.default_rng(seed),
             iterator_train__crop=self.crop,
+            iterator_train__warp=self.warp,
             device=device,
             verbose=int(self.verbose),
         )

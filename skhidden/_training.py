@@ -4,7 +4,8 @@
   padded arrays directly (no per-sample Dataset calls), trims each batch to
   its own longest sequence, and when shuffling groups sequences of similar
   length together so ragged data pays little for padding. In training it
-  can crop each sequence to a random window (window-slicing augmentation).
+  can crop each sequence to a random window (window-slicing augmentation)
+  and stretch or squeeze it by a random factor (time warping).
 - ``FiniteLossGuard``: stops training with a clear error once a loss is NaN.
 - ``SequenceNet``: skorch's ``NeuralNet`` with those defaults, and with the
   per-batch bookkeeping trimmed so that a fit costs about what a hand-written
@@ -18,7 +19,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, PrintLog
 
-from .sequences import plan_batches
+from .sequences import plan_batches, resample
 
 __all__ = ["FiniteLossGuard", "NonFiniteLossError", "SequenceBatches", "SequenceNet"]
 
@@ -54,6 +55,11 @@ class SequenceBatches:
         With shuffling below 1: each sequence of a batch is replaced by a
         random contiguous window of ``ceil(crop * length)`` of its steps,
         drawn anew every epoch (and its per-step targets with it).
+    warp : float, default=0.0
+        With shuffling above 0: each sequence of a batch is first stretched
+        or squeezed to ``round(factor * length)`` steps, ``factor`` drawn
+        uniformly from ``[1 - warp, 1 + warp]`` anew every epoch (and its
+        per-step targets with it).
     """
 
     def __init__(
@@ -63,12 +69,14 @@ class SequenceBatches:
         shuffle=False,
         random_state=None,
         crop=1.0,
+        warp=0.0,
     ):
         self.padded, self.lengths, self.y, self.indices = _unwrap(dataset)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
         self.crop = crop
+        self.warp = warp
 
     def batch_indices(self):
         """Sample indices of each batch, in the order they are yielded."""
@@ -91,10 +99,22 @@ class SequenceBatches:
             lengths = self.lengths[batch]
             n_steps = lengths.max()
             X, y = self.padded[batch, :n_steps], self._targets(batch, n_steps)
+            if self.shuffle and self.warp > 0:
+                X, y, lengths = self._warped(X, y, lengths)
             if self.shuffle and self.crop < 1.0:
                 X, y, lengths = self._cropped(X, y, lengths)
             Xb = {"X": torch.from_numpy(X), "lengths": torch.from_numpy(lengths)}
             yield Xb, None if y is None else torch.from_numpy(y)
+
+    def _warped(self, X, y, lengths):
+        """Each sequence resampled to a random ``factor`` of its length."""
+        rng = np.random.default_rng(self.random_state)
+        factor = rng.uniform(1 - self.warp, 1 + self.warp, size=len(lengths))
+        new = np.maximum(1, np.round(factor * lengths)).astype(lengths.dtype)
+        if y is not None and y.ndim == 3:
+            y = resample(y, lengths, new)[0]
+        X, lengths = resample(X, lengths, new)
+        return X, y, lengths
 
     def _cropped(self, X, y, lengths):
         """A random window of ``ceil(crop * length)`` steps of each sequence."""

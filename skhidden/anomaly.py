@@ -39,7 +39,9 @@ __all__ = ["HiddenStateAnomalyDetector"]
 # the inverse finite when states are constant or collinear.
 _RIDGE = 1e-3
 
-_NOT_A_DETECTOR_PARAMETER = ("aggregation", "timesteps", "n_networks", "resample")
+_NOT_A_DETECTOR_PARAMETER = (
+    "aggregation", "timesteps", "n_networks", "resample", "warp"
+)
 
 
 def _segments(padded, lengths, segment_length):
@@ -315,8 +317,8 @@ class HiddenStateAnomalyDetector(
         "segment_length": [Interval(numbers.Integral, 2, None, closed="left"), None],
     }
     # Fixed, not offered: the network's structure that the scores never read,
-    # and the length (a score per input step reads every step as it is).
-    aggregation, timesteps, n_networks, resample = "mean", None, 1, "none"
+    # and the time axis (a score per input step reads every step as it is).
+    aggregation, timesteps, n_networks, resample, warp = "mean", None, 1, "none", 0.0
 
     def __init__(
         self,

@@ -95,6 +95,56 @@ def test_crop_leaves_unshuffled_batches_whole_and_crops_per_step_targets_alike()
         assert (Xb["lengths"].numpy() < lengths.max()).all()
 
 
+def test_warped_training_batches_stretch_each_sequence_by_a_random_factor():
+    X, _ = make_sequences(n=40, n_steps=30, ragged=True)
+    batches = _batches(X, shuffle=True, random_state=np.random.default_rng(0), warp=0.3)
+    factors = []
+    for _ in range(2):  # a new factor every epoch
+        for Xb, yb in batches:
+            for row, length, i in zip(Xb["X"].numpy(), Xb["lengths"].numpy(), yb.numpy()):
+                original = X[i]
+                assert round(0.7 * len(original)) <= length <= round(1.3 * len(original))
+                assert (row[length:] == 0).all()
+                # Linear interpolation keeps the first and last steps.
+                np.testing.assert_allclose(row[0], original[0], atol=1e-6)
+                np.testing.assert_allclose(row[length - 1], original[-1], atol=1e-6)
+                factors.append(length / len(original))
+    assert len(set(np.round(factors, 3))) > 20
+
+
+def test_warp_stretches_per_step_targets_alike_and_leaves_unshuffled_batches():
+    X, _ = make_sequences(n=10, n_steps=12, ragged=True)
+    padded, lengths = check_sequences(X)
+    data = Dataset({"X": padded, "lengths": lengths}, padded)
+    for (Xb, yb), batch in zip(
+        SequenceBatches(data, 4, warp=0.5), SequenceBatches(data, 4).batch_indices()
+    ):
+        np.testing.assert_array_equal(Xb["lengths"].numpy(), lengths[batch])
+    warped = SequenceBatches(
+        data, 4, shuffle=True, random_state=np.random.default_rng(1), warp=0.5, crop=0.8
+    )
+    for Xb, yb in warped:  # the sequences are their own targets: warped alike
+        torch.testing.assert_close(Xb["X"], yb)
+
+
+@pytest.mark.parametrize("warp", [1.0, -0.1])
+def test_warp_outside_zero_one_is_refused(warp):
+    X, y = make_sequences(n=12)
+    with pytest.raises(ValueError, match="warp"):
+        HiddenStateClassifier(warp=warp, **TINY).fit(X, y)
+
+
+def test_warped_fits_are_reproducible_and_predict_sequences_as_they_are():
+    X, y = make_sequences(n=30, n_steps=20, ragged=True)
+    first = HiddenStateClassifier(warp=0.2, **TINY).fit(X, y)
+    second = HiddenStateClassifier(warp=0.2, **TINY).fit(X, y)
+    plain = HiddenStateClassifier(**TINY).fit(X, y)
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+    assert not np.allclose(first.predict_proba(X), plain.predict_proba(X))
+    lengths = [len(s) for s in first.hidden_states(X)]
+    assert lengths == [len(s) for s in plain.hidden_states(X)]
+
+
 @pytest.mark.parametrize("crop", [0.0, 1.5, -0.2])
 def test_crop_outside_zero_one_is_refused(crop):
     X, y = make_sequences(n=12)
