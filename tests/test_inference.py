@@ -200,8 +200,32 @@ def test_the_default_batch_is_not_capped_for_the_common_case():
     ).fit(X, y)
     assert inference.step_values(clf.net_.module_) == 3 * 64 + 2 * 3
     size, max_steps = clf._inference_batching()
-    assert size == inference.INFERENCE_BATCH_SIZE == 256
+    assert size == inference.auto_batch_size(clf.net_.module_) == 256
     assert max_steps >= 256 * 150
+
+
+@pytest.mark.parametrize(
+    "hidden_size, bidirectional, expected",
+    [(16, False, 1024), (32, False, 512), (64, True, 128), (100, False, 128),
+     (1, False, 4096), (2048, False, 16)],
+)
+def test_auto_batches_hold_about_the_same_state_values(
+    hidden_size, bidirectional, expected
+):
+    from skhidden.nn import HiddenStateNetwork
+
+    network = HiddenStateNetwork(
+        2, 2, hidden_size=hidden_size, bidirectional=bidirectional
+    )
+    assert inference.auto_batch_size(network) == expected
+
+
+def test_auto_batches_of_a_small_model_are_larger(sequences):
+    X, y = sequences
+    clf = HiddenStateClassifier(**{**TINY, "hidden_size": 16}).fit(X, y)
+    assert clf._inference_batching()[0] == 1024
+    clf.set_params(inference_batch_size=7)
+    assert clf._inference_batching()[0] == 7
 
 
 def test_inference_threads_follow_the_inference_batch(fitted, ragged, monkeypatch):
