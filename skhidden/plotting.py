@@ -73,11 +73,16 @@ def _final_step(estimator, X):
     return estimator, X
 
 
-def _frontend(estimator):
-    """The fitted front-end of the skhidden estimator ending ``estimator``."""
+def _fitted_final(estimator):
+    """The fitted skhidden estimator ending ``estimator`` (itself, or a pipeline's)."""
     final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
     check_is_fitted(final, "net_")
-    return final.net_.module_.frontend
+    return final
+
+
+def _frontend(estimator):
+    """The fitted front-end of the skhidden estimator ending ``estimator``."""
+    return _fitted_final(estimator).net_.module_.frontend
 
 
 def _spans(frontend, n_steps, length=None):
@@ -124,9 +129,9 @@ def window_spans(estimator, n_steps):
     stops : ndarray of shape (n_windows,)
         One past its last input step.
     """
-    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    final = _fitted_final(estimator)
     length = getattr(final, "resample_length_", None)
-    return _spans(_frontend(estimator), int(n_steps), length)
+    return _spans(final.net_.module_.frontend, int(n_steps), length)
 
 
 def _strategy_label(value):
