@@ -17,7 +17,8 @@ Every method is fit on the training series and scores the test series
 only), side by side in one run:
 
 - ``HiddenStateAnomalyDetector(random_state=0)`` as shipped, and with
-  ``anomaly_score="distance"`` and ``frontend="resnet"``;
+  ``anomaly_score="distance"``, ``anomaly_score="nearest"`` and
+  ``frontend="resnet"``;
 - a last-state-only baseline: a ``HiddenStateTransformer(aggregation="last")``
   (the same GRU, trained the same self-supervised way on windows of the
   training series) reads every sliding window of ``period`` steps and keeps
@@ -72,6 +73,7 @@ LAST_STATE = "last state only (GRU)"
 SKHIDDEN = {
     DEFAULT: {},
     "skhidden distance": {"anomaly_score": "distance"},
+    "skhidden nearest": {"anomaly_score": "nearest"},
     "skhidden resnet": {"frontend": "resnet"},
 }
 assert set(UCR_SETS) <= set(TUNING)

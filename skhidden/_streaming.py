@@ -215,8 +215,8 @@ class StagedStreamMixin:
 class ScoreStreamMixin:
     """``stream()`` for the anomaly detector.
 
-    The estimator implements ``_score_options()``: ``(score, mean,
-    precision)`` as ``skhidden.nn.scoring.step_scores`` takes them.
+    The estimator implements ``_score_options()``: ``(score, reference)``
+    as ``skhidden.nn.scoring.step_scores`` takes them.
     """
 
     def stream(self):
@@ -232,8 +232,7 @@ class ScoreStreamMixin:
         stream : SeriesStream
         """
         module = _eval_module(self)
-        score, mean, precision = self._score_options()
-        scores = ScoreStream(module, score, mean, precision)
+        scores = ScoreStream(module, *self._score_options())
         return SeriesStream(self, scores, _one_series)
 
     def _long_scores(self, module, X, chunk):

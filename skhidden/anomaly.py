@@ -10,6 +10,8 @@ Defining pieces:
 - ``_segments``: long training sequences cut into training segments.
 - ``_state_statistics``: the training states' mean and regularised inverse
   covariance, for ``anomaly_score="distance"``.
+- ``_training_state_bank``: training states kept for
+  ``anomaly_score="nearest"``.
 
 The torch side (the scores per input step of a batch) is
 :mod:`skhidden.nn.scoring`.
@@ -26,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseHiddenState
 from ._docstrings import fill_parameters
+from ._inference import _encoder_lengths
 from ._registry import register_estimator
 from ._streaming import ScoreStreamMixin
 from .nn.losses import NextStepLoss
@@ -38,6 +41,10 @@ __all__ = ["HiddenStateAnomalyDetector"]
 # Ridge added to the states' covariance, relative to its mean variance: keeps
 # the inverse finite when states are constant or collinear.
 _RIDGE = 1e-3
+
+# Training states kept for anomaly_score="nearest": bounds its memory and the
+# cost of scoring a step.
+_BANK_SIZE = 4096
 
 _NOT_A_DETECTOR_PARAMETER = (
     "aggregation", "timesteps", "n_networks", "resample", "warp"
@@ -95,8 +102,53 @@ def _training_state_statistics(detector, X, lengths):
             "The training states' moments overflow: the input values are too "
             "large. Rescale the input, e.g. with skhidden.SequenceScaler."
         )
-    n_states = int((-(-lengths // detector.net_.module_.frontend.stride)).sum())
+    stride = detector.net_.module_.frontend.stride
+    n_states = int(_encoder_lengths(np.asarray(lengths), stride).sum())
     return _state_statistics(total, n_states)
+
+
+def _training_state_bank(detector, X, lengths):
+    """``(state_mean_, state_scale_, state_bank_)`` of a fitted detector.
+
+    The bank keeps every k-th training state, counted over the sequences in
+    order, so that at most ``_BANK_SIZE`` remain whatever the number of
+    sequences and which states they are does not depend on how inference
+    batches them; it is standardised per feature by its own mean and spread
+    (the variance ridged as for ``"distance"``).
+    """
+    stride = detector.net_.module_.frontend.stride
+    counts = _encoder_lengths(np.asarray(lengths), stride)
+    places = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    every = -(-int(counts.sum()) // _BANK_SIZE)
+    kept = []
+
+    def collect(index, states, step_lengths):
+        for row, i in enumerate(index):
+            place = places[i] + np.arange(step_lengths[row])
+            take = place % every == 0
+            kept.append((place[take], states[row, : step_lengths[row]][take]))
+
+    _, parts = detector._validated(X)
+    detector._run(
+        detector._inference_batching(),
+        parts,
+        lambda module, Xb, lengths: module.hidden_states(Xb, lengths),
+        collect,
+        per_step=True,
+    )
+    order = np.argsort(np.concatenate([place for place, _ in kept]))
+    bank = np.concatenate([states for _, states in kept])[order].astype(np.float64)
+    mean, variance = bank.mean(axis=0), bank.var(axis=0)
+    scale = np.sqrt(variance + _RIDGE * variance.mean() + 1e-12)
+    return tuple(a.astype(np.float32) for a in (mean, scale, (bank - mean) / scale))
+
+
+# The fitted attributes each state-based score reads (in the order
+# nn.scoring.state_scores takes them) and what computes them at fit.
+_STATE_REFERENCE = {
+    "distance": (("state_mean_", "state_precision_"), _training_state_statistics),
+    "nearest": (("state_mean_", "state_scale_", "state_bank_"), _training_state_bank),
+}
 
 
 class StepScoreOutlierMixin:
@@ -185,12 +237,14 @@ class StepScoreOutlierMixin:
             Must stay False: a backward state reads the future of its step.
         """,
         "layers": """
-            States measured by ``anomaly_score="distance"`` (and returned by
-            ``hidden_states``): the top layer's, or all layers' concatenated.
+            States measured by ``anomaly_score="distance"`` or ``"nearest"`` (and
+            returned by ``hidden_states``): the top layer's, or all layers'
+            concatenated.
         """,
         "states": """
-            States measured by ``anomaly_score="distance"``: the recurrent states,
-            or those with the front-end's features of the same window.
+            States measured by ``anomaly_score="distance"`` or ``"nearest"``: the
+            recurrent states, or those with the front-end's features of the same
+            window.
         """,
         "frontend": """
             How input steps become recurrent steps (see
@@ -240,7 +294,7 @@ class HiddenStateAnomalyDetector(
 
     Parameters
     ----------
-    anomaly_score : {"forecast", "distance"}, default="forecast"
+    anomaly_score : {"forecast", "distance", "nearest"}, default="forecast"
         How the states make a step's score. ``"forecast"``: the squared error
         of the forecast of the step from the previous state (the first step,
         or the first window's stride of steps with a front-end, is forecast by
@@ -249,7 +303,9 @@ class HiddenStateAnomalyDetector(
         scores 0). ``"distance"``: the squared
         Mahalanobis distance of the step's state to the training states
         (their mean and covariance, with a small ridge), divided by the state
-        size. With a front-end, a window's score is measured at each input
+        size. ``"nearest"``: the Euclidean distance of the step's state to the
+        nearest of up to 4096 training states (every k-th), each feature
+        standardised by theirs. With a front-end, a window's score is measured at each input
         step it covers and a step's score is the mean over the windows that
         cover it. Compared in ``benchmarks/results/anomaly.md``.
     contamination : float in (0, 0.5], default=0.01
@@ -278,9 +334,11 @@ class HiddenStateAnomalyDetector(
         ``decision_function = score_samples - offset_``; a sequence whose
         decision is negative is an outlier (``predict``).
     state_mean_ : ndarray of shape (state_size,)
-        Mean training state; only with ``anomaly_score="distance"``.
+        Mean training state; ``anomaly_score="distance"`` or ``"nearest"``.
     state_precision_ : ndarray of shape (state_size, state_size)
         Inverse training-state covariance (ridged); ``"distance"`` only.
+    state_scale_, state_bank_ : ndarray of shape (state_size,), (n_bank, state_size)
+        Training states' spread and the standardised states kept; ``"nearest"``.
     net_ : skorch.NeuralNet
         The trained net.
     history_ : skorch.callbacks.History
@@ -424,14 +482,13 @@ class HiddenStateAnomalyDetector(
         self._validate_params()
         self._check_causal()
         padded, lengths = check_sequences(X)
-        for name in ("state_mean_", "state_precision_"):
+        for name in {n for names, _ in _STATE_REFERENCE.values() for n in names}:
             vars(self).pop(name, None)
         self._fit(_segments(padded, lengths, self.segment_length), None)
         X = [padded[i, :length] for i, length in enumerate(lengths)]
-        if self.anomaly_score == "distance":
-            self.state_mean_, self.state_precision_ = _training_state_statistics(
-                self, X, lengths
-            )
+        if self.anomaly_score in _STATE_REFERENCE:
+            names, measure = _STATE_REFERENCE[self.anomaly_score]
+            vars(self).update(zip(names, measure(self, X, lengths), strict=True))
         self._set_thresholds(self.score_steps(X))
         return self
 
@@ -450,18 +507,16 @@ class HiddenStateAnomalyDetector(
             ``anomaly_score`` for the first steps).
         """
         check_is_fitted(self, "net_")
-        score, mean, precision = self._score_options()
-        compute = partial(step_scores, score=score, mean=mean, precision=precision)
+        score, reference = self._score_options()
+        compute = partial(step_scores, score=score, reference=reference)
         return self._stream(X, compute, per_step="input", long_sequence=self._long_scores)
 
     def _score_options(self):
-        """``(score, mean, precision)`` for ``nn.scoring.step_scores``."""
-        mean = precision = None
-        if self.anomaly_score == "distance":
-            device = self.net_.device
-            mean = torch.as_tensor(self.state_mean_, device=device)
-            precision = torch.as_tensor(self.state_precision_, device=device)
-        return self.anomaly_score, mean, precision
+        """``(score, reference)`` for ``nn.scoring.step_scores``."""
+        names = _STATE_REFERENCE.get(self.anomaly_score, ((), None))[0]
+        device = self.net_.device
+        reference = tuple(torch.as_tensor(vars(self)[n], device=device) for n in names)
+        return self.anomaly_score, reference or None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -15,7 +15,7 @@ TINY = dict(
     hidden_size=8, max_epochs=2, segment_length=50, random_state=0, device="cpu"
 )
 FRONTENDS = ["none", "patch", "conv", "resnet"]
-SCORES = ["forecast", "distance"]
+SCORES = ["forecast", "distance", "nearest"]
 
 
 def sine(n_steps=600, period=25, noise=0.05, seed=0):
@@ -73,7 +73,12 @@ def test_two_dimensional_input_is_univariate_sequences():
 
 @pytest.mark.parametrize(
     "frontend, score",
-    [("none", "forecast"), ("resnet", "forecast"), ("none", "distance")],
+    [
+        ("none", "forecast"),
+        ("resnet", "forecast"),
+        ("none", "distance"),
+        ("none", "nearest"),
+    ],
 )
 def test_a_short_spike_gets_the_peak_score(frontend, score):
     detector = HiddenStateAnomalyDetector(
@@ -255,8 +260,12 @@ def test_refitting_with_another_score_drops_the_state_statistics():
     detector = HiddenStateAnomalyDetector(anomaly_score="distance", **TINY)
     detector.fit(ragged())
     assert detector.state_precision_.shape == (8, 8)
+    detector.set_params(anomaly_score="nearest").fit(ragged())
+    assert not hasattr(detector, "state_precision_")
+    assert detector.state_bank_.shape == (70, 8)  # 1 + 3 + 9 + 40 + 17 states
     detector.set_params(anomaly_score="forecast").fit(ragged())
-    assert not hasattr(detector, "state_mean_")
+    for name in ("state_mean_", "state_scale_", "state_bank_"):
+        assert not hasattr(detector, name)
 
 
 def test_training_segments_cover_each_sequence():
@@ -302,6 +311,50 @@ def test_distance_statistics_are_those_of_the_training_states(fitted):
     np.testing.assert_allclose(
         detector.score_steps(ragged())[4][:5], expected / states.shape[1], rtol=1e-4
     )
+
+
+@pytest.mark.parametrize("bank_size", [4096, 16])
+def test_nearest_measures_each_state_against_every_kth_training_state(
+    monkeypatch, bank_size
+):
+    import skhidden.anomaly
+
+    monkeypatch.setattr(skhidden.anomaly, "_BANK_SIZE", bank_size)
+    detector = HiddenStateAnomalyDetector(anomaly_score="nearest", **TINY)
+    detector.fit(ragged())
+    states = np.concatenate(detector.hidden_states(ragged())).astype(np.float64)
+    every = -(-len(states) // bank_size)  # 70 states: all, or every 5th (14)
+    kept = states[::every]
+    assert len(detector.state_bank_) == len(kept) <= bank_size
+    variance = kept.var(axis=0)
+    scale = np.sqrt(variance + 1e-3 * variance.mean() + 1e-12)
+    np.testing.assert_allclose(detector.state_mean_, kept.mean(axis=0), atol=1e-5)
+    np.testing.assert_allclose(detector.state_scale_, scale, rtol=1e-4)
+    bank = (kept - kept.mean(axis=0)) / scale
+    np.testing.assert_allclose(detector.state_bank_, bank, rtol=1e-4, atol=1e-4)
+    test = ragged(seed=6)
+    standardised = (detector.hidden_states(test)[3] - kept.mean(axis=0)) / scale
+    nearest = np.linalg.norm(standardised[:, None] - bank[None], axis=-1).min(axis=1)
+    np.testing.assert_allclose(
+        detector.score_steps(test)[3], nearest, rtol=1e-4, atol=1e-4
+    )
+    if bank_size == 4096:
+        # A training state is its own nearest neighbour.
+        assert np.allclose(detector.score_steps(ragged())[3], 0.0, atol=1e-3)
+
+
+def test_the_bank_does_not_depend_on_the_inference_batches(monkeypatch):
+    import skhidden.anomaly
+
+    monkeypatch.setattr(skhidden.anomaly, "_BANK_SIZE", 16)
+    banks = [
+        HiddenStateAnomalyDetector(
+            anomaly_score="nearest", inference_batch_size=size, **TINY
+        ).fit(ragged()).state_bank_
+        for size in (1, 2, "auto")
+    ]
+    for bank in banks[1:]:
+        np.testing.assert_allclose(bank, banks[0], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("frontend", ["none", "resnet"])

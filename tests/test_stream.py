@@ -126,6 +126,8 @@ def test_ensembles_and_several_targets_stream(data, frontend):
         ("conv", "distance", "none", "gru"),
         ("resnet", "forecast", "none", "lstm"),
         ("resnet", "distance", "feature", "gru"),
+        ("none", "nearest", "feature", "gru"),
+        ("resnet", "nearest", "feature_running", "lstm"),
     ],
 )
 def test_detector_stream_equals_score_steps(data, frontend, score, scaling, cell):
@@ -136,8 +138,8 @@ def test_detector_stream_equals_score_steps(data, frontend, score, scaling, cell
         frontend_window=5 if cell == "lstm" else 8,
         scaling=scaling,
         cell=cell,
-        num_layers=2 if score == "distance" else 1,
-        layers="all" if score == "distance" else "last",
+        num_layers=1 if score == "forecast" else 2,
+        layers="last" if score == "forecast" else "all",
         states="both",
         **TINY,
     ).fit(X)

@@ -4,7 +4,8 @@ Pure torch: what ``HiddenStateAnomalyDetector`` streams over batches.
 
 Defining pieces:
 
-- ``SCORES``: the names of the scores, ``"forecast"`` and ``"distance"``.
+- ``SCORES``: the names of the scores, ``"forecast"``, ``"distance"`` and
+  ``"nearest"``; ``STATE_SCORES`` those that measure each state.
 - ``step_scores``: one score per input step of a padded batch, finite at
   every valid step.
 - ``state_moments``: a batch's sums of the states and of their outer
@@ -12,8 +13,9 @@ Defining pieces:
 - ``spread_windows``: values per position of each window (encoder step) ->
   values per input step, the mean over the windows that cover the step;
   ``overlap_add`` gives the sums and counts it divides.
-- ``forecast_errors`` and ``state_distances``: the two scores per window,
-  shared with the streamed scores (``skhidden.nn.streaming.ScoreStream``).
+- ``forecast_errors`` and ``state_scores`` (``state_distances``,
+  ``nearest_distances``): the scores per window, shared with the streamed
+  scores (``skhidden.nn.streaming.ScoreStream``).
 
 With a front-end an encoder step is a window of input steps (stride ``s``,
 window ``w``): window ``t`` covers input steps ``[t * s, t * s + w)``. The
@@ -36,15 +38,21 @@ from .encoder import valid_mask
 
 __all__ = [
     "SCORES",
+    "STATE_SCORES",
     "forecast_errors",
+    "nearest_distances",
     "overlap_add",
     "spread_windows",
     "state_distances",
     "state_moments",
+    "state_scores",
     "step_scores",
 ]
 
-SCORES = ("forecast", "distance")
+SCORES = ("forecast", "distance", "nearest")
+STATE_SCORES = ("distance", "nearest")
+# Distances computed at once in nearest_distances: bounds its memory.
+_DISTANCE_VALUES = 2**22
 
 
 def overlap_add(values, stride):
@@ -153,7 +161,55 @@ def state_distances(states, mean, precision):
     return ((centred @ precision) * centred).sum(-1) / centred.shape[-1]
 
 
-def step_scores(network, X, lengths, score="forecast", mean=None, precision=None):
+def nearest_distances(states, mean, scale, bank):
+    """Euclidean distance of each standardised state to the nearest bank state.
+
+    Parameters
+    ----------
+    states : torch.Tensor of shape (batch, n_windows, state_size)
+    mean, scale : torch.Tensor of shape (state_size,)
+        Standardise the states: ``(states - mean) / scale``.
+    bank : torch.Tensor of shape (n_bank, state_size)
+        Standardised training states.
+
+    Returns
+    -------
+    distances : torch.Tensor of shape (batch, n_windows)
+    """
+    flat = ((states - mean) / scale).flatten(0, 1)
+    rows = max(1, _DISTANCE_VALUES // len(bank))
+    # cdist's fast matrix-product form finds the neighbour; its distance is
+    # then taken directly, which the product form's cancellation would blur
+    # (a training state's own distance came out near 1e-3, not 0).
+    nearest = [
+        torch.cdist(flat[i : i + rows], bank).argmin(dim=1)
+        for i in range(0, len(flat), rows)
+    ]
+    nearest = torch.cat(nearest) if nearest else flat.new_zeros(0, dtype=torch.int64)
+    return (flat - bank[nearest]).norm(dim=1).view(states.shape[:2])
+
+
+def state_scores(states, score, reference):
+    """The state-based score (one of ``STATE_SCORES``) of every state.
+
+    Parameters
+    ----------
+    states : torch.Tensor of shape (batch, n_windows, state_size)
+    score : {"distance", "nearest"}
+    reference : tuple of torch.Tensor
+        What the training states give: ``(mean, precision)`` for
+        ``"distance"`` (``state_distances``), ``(mean, scale, bank)`` for
+        ``"nearest"`` (``nearest_distances``).
+
+    Returns
+    -------
+    scores : torch.Tensor of shape (batch, n_windows)
+    """
+    measure = state_distances if score == "distance" else nearest_distances
+    return measure(states, *reference)
+
+
+def step_scores(network, X, lengths, score="forecast", reference=None):
     """Anomaly score of every input step, higher = more anomalous.
 
     Parameters
@@ -164,7 +220,7 @@ def step_scores(network, X, lengths, score="forecast", mean=None, precision=None
         Padded input.
     lengths : torch.Tensor of shape (batch,)
         Valid input steps per sequence.
-    score : {"forecast", "distance"}, default="forecast"
+    score : {"forecast", "distance", "nearest"}, default="forecast"
         ``"forecast"``: the squared error of the forecast of each step made
         from the state before it (see the module docstring for windows).
         The steps that no state forecasts (the first step, or the first
@@ -172,9 +228,10 @@ def step_scores(network, X, lengths, score="forecast", mean=None, precision=None
         forecast step; a sequence with a single encoder step has no forecast
         and scores 0. ``"distance"``: the squared Mahalanobis distance of each
         state to the training states, divided by the state size.
-    mean, precision : torch.Tensor, optional
-        The training states' mean ``(state_size,)`` and inverse covariance
-        ``(state_size, state_size)``, for ``score="distance"``.
+        ``"nearest"``: the distance of each standardised state to the
+        nearest training state.
+    reference : tuple of torch.Tensor, optional
+        For the state-based scores: see ``state_scores``.
 
     Returns
     -------
@@ -182,8 +239,8 @@ def step_scores(network, X, lengths, score="forecast", mean=None, precision=None
         Finite at the valid steps, zero at padding.
     """
     frontend, n_steps = network.frontend, X.shape[1]
-    if score == "distance":
-        distances = state_distances(network.hidden_states(X, lengths), mean, precision)
+    if score in STATE_SCORES:
+        distances = state_scores(network.hidden_states(X, lengths), score, reference)
         values = distances.unsqueeze(-1).expand(-1, -1, frontend.window)
         steps, counts = spread_windows(values, frontend.stride, n_steps)
     else:

@@ -31,7 +31,7 @@ import torch
 from torch.nn import functional as F
 
 from .network import check_causal
-from .scoring import forecast_errors, overlap_add, state_distances
+from .scoring import STATE_SCORES, forecast_errors, overlap_add, state_scores
 
 __all__ = ["EncoderStream", "ScoreStream", "StagedStream", "final_outputs"]
 
@@ -256,16 +256,16 @@ class ScoreStream:
     ----------
     network : HiddenStateNetwork
         Causal, with ``objective="next_step"``, in evaluation mode.
-    score : {"forecast", "distance"}, default="forecast"
+    score : {"forecast", "distance", "nearest"}, default="forecast"
         See ``skhidden.nn.scoring.step_scores``.
-    mean, precision : torch.Tensor, optional
-        The training states' statistics, for ``score="distance"``.
+    reference : tuple of torch.Tensor, optional
+        What the training states give, for the state-based scores (see
+        ``skhidden.nn.scoring.state_scores``).
     """
 
-    def __init__(self, network, score="forecast", mean=None, precision=None):
+    def __init__(self, network, score="forecast", reference=None):
         self._encoder = EncoderStream(network)
-        self.network, self.score = network, score
-        self.mean, self.precision = mean, precision
+        self.network, self.score, self.reference = network, score, reference
         self._sums = self._counts = self._forecast = None
         self._batch = 1
         self.n_scored = 0  # input steps whose scores were returned
@@ -306,9 +306,9 @@ class ScoreStream:
         if encoded is None:
             return
         network, first = self.network, encoded.start
-        if self.score == "distance":
+        if self.score in STATE_SCORES:
             states = network.join_states(encoded.layers, encoded.windows)
-            distances = state_distances(states, self.mean, self.precision)
+            distances = state_scores(states, self.score, self.reference)
             values = distances.unsqueeze(-1).expand(-1, -1, self._encoder.window)
         else:
             forecasts = network.next_step(
@@ -340,8 +340,7 @@ class ScoreStream:
         n = min(ready, self._encoder.n_steps) - self.n_scored
         if self._sums is None:
             # Nothing forecast yet, or ever (a series of one window scores 0).
-            weight = self.network.next_step.weight if self.score != "distance" else None
-            device = self.mean.device if weight is None else weight.device
+            device = next(self.network.parameters()).device
             scores = torch.zeros(self._batch, n if final else 0, device=device)
             self.n_scored += scores.shape[1]
             return scores
