@@ -11,7 +11,8 @@ Defining pieces:
 - ``_state_statistics``: the training states' mean and regularised inverse
   covariance, for ``anomaly_score="distance"``.
 - ``_training_state_bank``: training states kept for
-  ``anomaly_score="nearest"``.
+  ``anomaly_score="nearest"``; ``_training_scores``: the training steps'
+  scores that set the thresholds.
 
 The torch side (the scores per input step of a batch) is
 :mod:`skhidden.nn.scoring`.
@@ -33,7 +34,13 @@ from ._registry import register_estimator
 from ._streaming import ScoreStreamMixin
 from .nn.losses import NextStepLoss
 from .nn.scaling import PER_SEQUENCE
-from .nn.scoring import SCORES, state_moments, step_scores
+from .nn.scoring import (
+    SCORES,
+    nearest_distances,
+    spread_windows,
+    state_moments,
+    step_scores,
+)
 from .sequences import check_sequences
 
 __all__ = ["HiddenStateAnomalyDetector"]
@@ -143,11 +150,64 @@ def _training_state_bank(detector, X, lengths):
     return tuple(a.astype(np.float32) for a in (mean, scale, (bank - mean) / scale))
 
 
+def _training_scores(detector, X, lengths):
+    """The training steps' scores, from which ``fit`` sets the thresholds.
+
+    ``score_steps`` of the training sequences, except under ``"nearest"``: a
+    training state is in the bank or next to a state that is, so its own
+    distance says nothing of how far a new normal state lies. There each
+    state is measured against the bank states of other sequences and of its
+    own sequence more than ``segment_length`` input steps away (the span the
+    network was trained to read; with None, other sequences only), and takes
+    its nearest of all only where no bank state is that far.
+    """
+    if detector.anomaly_score != "nearest":
+        return detector.score_steps(X)
+    frontend = detector.net_.module_.frontend
+    counts = _encoder_lengths(np.asarray(lengths), frontend.stride)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    every = -(-int(counts.sum()) // _BANK_SIZE)  # as _training_state_bank keeps
+    places = np.arange(len(detector.state_bank_)) * every
+    owner = np.searchsorted(starts, places, side="right") - 1
+    position = torch.as_tensor(places - starts[owner])
+    owner = torch.as_tensor(owner)
+    span = detector.segment_length
+    reach = np.inf if span is None else span / frontend.stride
+    reference = [torch.as_tensor(vars(detector)[name]) for name in _NEAREST]
+    scores = [None] * len(lengths)
+
+    def collect(index, states, step_lengths):
+        n_windows = states.shape[1]
+        sequence = torch.as_tensor(index).repeat_interleave(n_windows)
+        step = torch.arange(n_windows).repeat(len(index))
+
+        def excluded(start, stop):
+            same = sequence[start:stop, None] == owner
+            return same & ((step[start:stop, None] - position).abs() < reach)
+
+        distances = nearest_distances(torch.as_tensor(states), *reference, excluded)
+        values = distances.unsqueeze(-1).expand(-1, -1, frontend.window)
+        steps, _ = spread_windows(values, frontend.stride, int(lengths[index].max()))
+        for row, i in enumerate(index):
+            scores[i] = steps[row, : lengths[i]].numpy()
+
+    _, parts = detector._validated(X)
+    detector._run(
+        detector._inference_batching(),
+        parts,
+        lambda module, Xb, lengths: module.hidden_states(Xb, lengths),
+        collect,
+        per_step=True,
+    )
+    return scores
+
+
+_NEAREST = ("state_mean_", "state_scale_", "state_bank_")
 # The fitted attributes each state-based score reads (in the order
 # nn.scoring.state_scores takes them) and what computes them at fit.
 _STATE_REFERENCE = {
     "distance": (("state_mean_", "state_precision_"), _training_state_statistics),
-    "nearest": (("state_mean_", "state_scale_", "state_bank_"), _training_state_bank),
+    "nearest": (_NEAREST, _training_state_bank),
 }
 
 
@@ -282,11 +342,10 @@ class HiddenStateAnomalyDetector(
     a front-end: the raw input of the next window). ``score_steps`` then
     gives every input step a score, higher = more anomalous: by default the
     squared error of the forecast of that step made from the state before
-    it, averaged over the (scaled) features, so a short anomaly that a
-    summary of the whole sequence would average away still stands out where
-    it happens. One long series is a list holding one ``(n_timesteps,
-    n_features)`` array; it is trained on in segments (``segment_length``)
-    and scored whole.
+    it, so a short anomaly that a summary of the whole sequence would
+    average away still stands out where it happens. One long series is a list holding one
+    ``(n_timesteps, n_features)`` array; it is trained on in segments
+    (``segment_length``) and scored whole.
 
     Every score reads only the steps up to its own (the model is causal), so
     bidirectional models and the per-sequence scalings that read whole
@@ -300,14 +359,14 @@ class HiddenStateAnomalyDetector(
         or the first window's stride of steps with a front-end, is forecast by
         no state and takes the score of the first forecast step, so only
         those scores read a later step; a sequence of a single encoder step
-        scores 0). ``"distance"``: the squared
-        Mahalanobis distance of the step's state to the training states
-        (their mean and covariance, with a small ridge), divided by the state
-        size. ``"nearest"``: the Euclidean distance of the step's state to the
-        nearest of up to 4096 training states (every k-th), each feature
-        standardised by theirs. With a front-end, a window's score is measured at each input
-        step it covers and a step's score is the mean over the windows that
-        cover it. Compared in ``benchmarks/results/anomaly.md``.
+        scores 0). ``"distance"``: the squared Mahalanobis distance of the
+        step's state to the training states (their mean and covariance, with a
+        small ridge), divided by the state size. ``"nearest"``: the Euclidean
+        distance of the step's state to the nearest of up to 4096 training
+        states (every k-th), each feature standardised by theirs. With a
+        front-end, a window's score is measured at each input step it covers
+        and a step's score is the mean over the windows that cover it.
+        Compared in ``benchmarks/results/anomaly.md``.
     contamination : float in (0, 0.5], default=0.01
         Expected share of anomalies in the training data: ``threshold_`` is
         the ``1 - contamination`` quantile of the training steps' scores and
@@ -329,7 +388,8 @@ class HiddenStateAnomalyDetector(
     max_epochs_ : int
         The training epochs: ``max_epochs``, or what ``"auto"`` chose.
     threshold_ : float
-        Step scores above it are anomalies (``predict_steps``).
+        Step scores above it are anomalies (``predict_steps``); under
+        ``"nearest"`` set from training states measured outside their segment.
     offset_ : float
         ``decision_function = score_samples - offset_``; a sequence whose
         decision is negative is an outlier (``predict``).
@@ -489,7 +549,7 @@ class HiddenStateAnomalyDetector(
         if self.anomaly_score in _STATE_REFERENCE:
             names, measure = _STATE_REFERENCE[self.anomaly_score]
             vars(self).update(zip(names, measure(self, X, lengths), strict=True))
-        self._set_thresholds(self.score_steps(X))
+        self._set_thresholds(_training_scores(self, X, lengths))
         return self
 
     def score_steps(self, X):

@@ -34,9 +34,11 @@ def ragged(seed=0):
 
 @pytest.fixture(scope="module")
 def fitted():
-    """One detector per score, trained on ragged sequences."""
+    """One detector per score, a state per input step, trained on ragged sequences."""
     return {
-        score: HiddenStateAnomalyDetector(anomaly_score=score, **TINY).fit(ragged())
+        score: HiddenStateAnomalyDetector(
+            anomaly_score=score, frontend="none", **TINY
+        ).fit(ragged())
         for score in SCORES
     }
 
@@ -102,20 +104,27 @@ def test_a_short_spike_gets_the_peak_score(frontend, score):
 
 def test_steps_that_no_state_forecasts_take_the_first_forecast_score():
     X = ragged()
-    scores = HiddenStateAnomalyDetector(**TINY).fit(X).score_steps(X)
+    forecast = dict(TINY, anomaly_score="forecast")
+    scores = HiddenStateAnomalyDetector(**forecast).fit(X).score_steps(X)
     assert scores[0].tolist() == [0.0]  # one step: nothing forecasts anything
     for values in scores[1:]:
         assert values[0] == values[1]
-    patch = HiddenStateAnomalyDetector(frontend="patch", frontend_window=4, **TINY)
+    patch = HiddenStateAnomalyDetector(frontend="patch", frontend_window=4, **forecast)
     values = patch.fit(X).score_steps(X)[3]  # 40 steps: 10 windows of 4
     np.testing.assert_array_equal(values[:4], values[4])
     assert (
-        HiddenStateAnomalyDetector(frontend="patch", **TINY)
+        HiddenStateAnomalyDetector(frontend="patch", **forecast)
         .fit(X)
         .score_steps(X)[1]
         .tolist()
         == [0.0] * 3
     )  # a single window: no forecast
+
+
+def test_the_default_score_is_the_forecast_error():
+    # "nearest" ranks anomalies better (benchmarks/results/anomaly.md) but
+    # its thresholds do not yet follow contamination: see the README.
+    assert HiddenStateAnomalyDetector().anomaly_score == "forecast"
 
 
 @pytest.mark.parametrize("score", SCORES)
@@ -142,9 +151,12 @@ def test_padding_invariance_with_an_overlapping_frontend():
         )
 
 
-def test_threshold_is_the_training_quantile_of_step_scores():
+@pytest.mark.parametrize("score", ["forecast", "distance"])
+def test_threshold_is_the_training_quantile_of_step_scores(score):
     X = [sine(400, seed=s) for s in range(3)]
-    detector = HiddenStateAnomalyDetector(contamination=0.05, **TINY).fit(X)
+    detector = HiddenStateAnomalyDetector(
+        anomaly_score=score, contamination=0.05, **TINY
+    ).fit(X)
     steps = np.concatenate(detector.score_steps(X))
     assert detector.threshold_ == pytest.approx(np.quantile(steps, 0.95))
     assert np.mean(steps > detector.threshold_) == pytest.approx(0.05, abs=0.01)
@@ -156,10 +168,47 @@ def test_threshold_is_the_training_quantile_of_step_scores():
     assert strict.threshold_ < detector.threshold_
 
 
-def test_outlier_api_signs_and_contamination():
+def test_nearest_sets_the_threshold_from_states_away_from_their_own(monkeypatch):
+    import skhidden.anomaly
+
+    X = [sine(400, seed=s) for s in range(3)]
+    detector = HiddenStateAnomalyDetector(
+        anomaly_score="nearest", contamination=0.05, frontend="none", **TINY
+    ).fit(X)  # a state per input step: the check by hand below reads them
+    own = detector.score_steps(X)
+    held_out = skhidden.anomaly._training_scores(detector, X, np.array([400] * 3))
+    steps = np.concatenate(held_out)
+    assert detector.threshold_ == pytest.approx(np.quantile(steps, 0.95))
+    normality = [-values.max() for values in held_out]
+    assert detector.offset_ == pytest.approx(np.quantile(normality, 0.05))
+    # A training state is in the bank: its own distance is about 0, which
+    # would make nearly every new step an anomaly.
+    assert np.concatenate(own).max() < 1e-3 < detector.threshold_
+    # By hand: the nearest bank state of another sequence, or of the same
+    # sequence more than segment_length (50) steps away.
+    states = detector.hidden_states(X)
+    bank = detector.state_bank_
+    step = 120
+    z = (states[1][step] - detector.state_mean_) / detector.state_scale_
+    owner, position = np.repeat([0, 1, 2], 400), np.tile(np.arange(400), 3)
+    allowed = (owner != 1) | (np.abs(position - step) >= 50)
+    expected = np.linalg.norm(bank[allowed] - z, axis=1).min()
+    assert held_out[1][step] == pytest.approx(expected, rel=1e-4)
+    # With segment_length=None only other sequences count.
+    whole = clone(detector).set_params(segment_length=None).fit(X)
+    alone = clone(detector).set_params(segment_length=None).fit(X[:1])
+    assert whole.threshold_ > 1e-3
+    # One sequence and nothing outside it: its nearest of all is taken.
+    assert alone.threshold_ < 1e-3
+
+
+@pytest.mark.parametrize("score", ["forecast", "nearest"])
+def test_outlier_api_signs_and_contamination(score):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 15, 1)).astype(np.float32)
-    detector = HiddenStateAnomalyDetector(contamination=0.1, **TINY).fit(X)
+    detector = HiddenStateAnomalyDetector(
+        anomaly_score=score, contamination=0.1, **TINY
+    ).fit(X)
     assert is_outlier_detector(detector)
     scores = detector.score_samples(X)
     np.testing.assert_allclose(scores, [-s.max() for s in detector.score_steps(X)])
@@ -167,7 +216,10 @@ def test_outlier_api_signs_and_contamination():
     np.testing.assert_allclose(decision, scores - detector.offset_)
     predicted = detector.predict(X)
     np.testing.assert_array_equal(predicted, np.where(decision < 0, -1, 1))
-    assert np.sum(predicted == -1) == 6  # 10 % of the training sequences
+    if score == "forecast":
+        assert np.sum(predicted == -1) == 6  # 10 % of the training sequences
+    else:  # from held-out scores: the training sequences themselves score lower
+        assert np.sum(predicted == -1) <= 6
     np.testing.assert_array_equal(detector.fit_predict(X), predicted)
     odd = X[:1].copy()
     odd[0, 7] += 25.0
@@ -175,11 +227,16 @@ def test_outlier_api_signs_and_contamination():
     assert detector.predict(odd)[0] == -1
 
 
-def test_one_long_training_series_is_an_inlier():
+@pytest.mark.parametrize("score", SCORES)
+def test_one_long_training_series_is_an_inlier(score):
     series = [sine(500)]
-    detector = HiddenStateAnomalyDetector(**TINY).fit(series)
+    detector = HiddenStateAnomalyDetector(anomaly_score=score, **TINY).fit(series)
     assert detector.predict(series).tolist() == [1]
-    assert detector.decision_function(series)[0] == pytest.approx(0.0, abs=1e-6)
+    decision = detector.decision_function(series)[0]
+    if score == "nearest":  # its own states are nearer than held-out ones
+        assert decision >= 0.0
+    else:
+        assert decision == pytest.approx(0.0, abs=1e-6)
 
 
 @pytest.mark.parametrize("score", SCORES)
@@ -257,7 +314,9 @@ def test_save_and_load_give_identical_scores(fitted, tmp_path, score):
 
 
 def test_refitting_with_another_score_drops_the_state_statistics():
-    detector = HiddenStateAnomalyDetector(anomaly_score="distance", **TINY)
+    detector = HiddenStateAnomalyDetector(
+        anomaly_score="distance", frontend="none", **TINY
+    )
     detector.fit(ragged())
     assert detector.state_precision_.shape == (8, 8)
     detector.set_params(anomaly_score="nearest").fit(ragged())
@@ -320,7 +379,9 @@ def test_nearest_measures_each_state_against_every_kth_training_state(
     import skhidden.anomaly
 
     monkeypatch.setattr(skhidden.anomaly, "_BANK_SIZE", bank_size)
-    detector = HiddenStateAnomalyDetector(anomaly_score="nearest", **TINY)
+    detector = HiddenStateAnomalyDetector(
+        anomaly_score="nearest", frontend="none", **TINY
+    )
     detector.fit(ragged())
     states = np.concatenate(detector.hidden_states(ragged())).astype(np.float64)
     every = -(-len(states) // bank_size)  # 70 states: all, or every 5th (14)

@@ -158,11 +158,19 @@ def test_outputs_come_as_soon_as_they_are_final(data):
     assert stream.update(series[7:8]).shape == (1, 2)  # steps 0-7: window 0
     assert stream.update(series[8:16]).shape == (2, 2)  # windows 1 and 2
     assert stream.update(np.empty((0, 2))).shape == (0, 2)
-    detector = HiddenStateAnomalyDetector(frontend="none", **TINY).fit(X)
-    stream = detector.stream()
+    forecast = HiddenStateAnomalyDetector(
+        anomaly_score="forecast", frontend="none", **TINY
+    ).fit(X)
+    stream = forecast.stream()
     assert stream.update(series[:1]).shape == (0,)  # waits for step 1's score
     assert stream.update(series[1:5]).shape == (5,)
     assert stream.finish().shape == (0,)
+    nearest = HiddenStateAnomalyDetector(
+        anomaly_score="nearest", frontend="none", **TINY
+    ).fit(X)
+    stream = nearest.stream()
+    assert stream.update(series[:1]).shape == (1,)  # a state per step: at once
+    assert stream.update(series[1:5]).shape == (4,)
 
 
 def test_long_series_keep_a_bounded_state(data):

@@ -161,7 +161,7 @@ def state_distances(states, mean, precision):
     return ((centred @ precision) * centred).sum(-1) / centred.shape[-1]
 
 
-def nearest_distances(states, mean, scale, bank):
+def nearest_distances(states, mean, scale, bank, excluded=None):
     """Euclidean distance of each standardised state to the nearest bank state.
 
     Parameters
@@ -171,6 +171,11 @@ def nearest_distances(states, mean, scale, bank):
         Standardise the states: ``(states - mean) / scale``.
     bank : torch.Tensor of shape (n_bank, state_size)
         Standardised training states.
+    excluded : callable, optional
+        ``excluded(start, stop)``: a bool tensor ``(stop - start, n_bank)``
+        marking the bank states that the flattened states ``start .. stop -
+        1`` (batch-major) may not take as their neighbour; a state with
+        every bank state excluded takes its nearest of all.
 
     Returns
     -------
@@ -178,13 +183,21 @@ def nearest_distances(states, mean, scale, bank):
     """
     flat = ((states - mean) / scale).flatten(0, 1)
     rows = max(1, _DISTANCE_VALUES // len(bank))
+
+    def nearest_of(start):
+        distances = torch.cdist(flat[start : start + rows], bank)
+        if excluded is not None:
+            allowed = distances.masked_fill(
+                excluded(start, start + len(distances)), float("inf")
+            )
+            anywhere = torch.isinf(allowed.amin(dim=1, keepdim=True))
+            distances = torch.where(anywhere, distances, allowed)
+        return distances.argmin(dim=1)
+
     # cdist's fast matrix-product form finds the neighbour; its distance is
     # then taken directly, which the product form's cancellation would blur
     # (a training state's own distance came out near 1e-3, not 0).
-    nearest = [
-        torch.cdist(flat[i : i + rows], bank).argmin(dim=1)
-        for i in range(0, len(flat), rows)
-    ]
+    nearest = [nearest_of(start) for start in range(0, len(flat), rows)]
     nearest = torch.cat(nearest) if nearest else flat.new_zeros(0, dtype=torch.int64)
     return (flat - bank[nearest]).norm(dim=1).view(states.shape[:2])
 
