@@ -114,6 +114,25 @@ def _training_state_statistics(detector, X, lengths):
     return _state_statistics(total, n_states)
 
 
+def _each_state_batch(detector, X, collect):
+    """Hand each inference batch's states to ``collect``.
+
+    It is called as ``collect(index, states, step_lengths)``.
+
+    ``index``: the batch's sequences in ``X``; ``states``: their hidden
+    states ``(batch, n_windows, state_size)``; ``step_lengths``: their valid
+    encoder steps.
+    """
+    _, parts = detector._validated(X)
+    detector._run(
+        detector._inference_batching(),
+        parts,
+        lambda module, Xb, lengths: module.hidden_states(Xb, lengths),
+        collect,
+        per_step=True,
+    )
+
+
 def _training_state_bank(detector, X, lengths):
     """``(state_mean_, state_scale_, state_bank_)`` of a fitted detector.
 
@@ -135,14 +154,7 @@ def _training_state_bank(detector, X, lengths):
             take = place % every == 0
             kept.append((place[take], states[row, : step_lengths[row]][take]))
 
-    _, parts = detector._validated(X)
-    detector._run(
-        detector._inference_batching(),
-        parts,
-        lambda module, Xb, lengths: module.hidden_states(Xb, lengths),
-        collect,
-        per_step=True,
-    )
+    _each_state_batch(detector, X, collect)
     order = np.argsort(np.concatenate([place for place, _ in kept]))
     bank = np.concatenate([states for _, states in kept])[order].astype(np.float64)
     mean, variance = bank.mean(axis=0), bank.var(axis=0)
@@ -191,14 +203,7 @@ def _training_scores(detector, X, lengths):
         for row, i in enumerate(index):
             scores[i] = steps[row, : lengths[i]].numpy()
 
-    _, parts = detector._validated(X)
-    detector._run(
-        detector._inference_batching(),
-        parts,
-        lambda module, Xb, lengths: module.hidden_states(Xb, lengths),
-        collect,
-        per_step=True,
-    )
+    _each_state_batch(detector, X, collect)
     return scores
 
 
@@ -343,9 +348,9 @@ class HiddenStateAnomalyDetector(
     gives every input step a score, higher = more anomalous: by default the
     squared error of the forecast of that step made from the state before
     it, so a short anomaly that a summary of the whole sequence would
-    average away still stands out where it happens. One long series is a list holding one
-    ``(n_timesteps, n_features)`` array; it is trained on in segments
-    (``segment_length``) and scored whole.
+    average away still stands out where it happens. One long series is a
+    list holding one ``(n_timesteps, n_features)`` array; it is trained on in
+    segments (``segment_length``) and scored whole.
 
     Every score reads only the steps up to its own (the model is causal), so
     bidirectional models and the per-sequence scalings that read whole
