@@ -192,7 +192,8 @@ class InferenceMixin:
         module = self.net_.module_
         timesteps = getattr(module.aggregation, "timesteps", None)
         if timesteps is not None:
-            check_timesteps(timesteps, _encoder_lengths(lengths, module.frontend.stride))
+            steps = _encoder_lengths(lengths, module.frontend.stride)
+            check_timesteps(timesteps, steps)
         return padded, lengths
 
     def _resampled(self, padded, lengths):
@@ -252,7 +253,9 @@ class InferenceMixin:
             (start, *self._check_input(part, name)) for start, part, name in parts
         )
 
-    def _run(self, batching, parts, compute, collect, per_step=False, long_sequence=None):
+    def _run(
+        self, batching, parts, compute, collect, per_step=False, long_sequence=None
+    ):
         """Apply ``compute`` batch by batch and hand each result to ``collect``.
 
         ``batching`` is ``_inference_batching()``, validated by the caller
@@ -399,16 +402,16 @@ class InferenceMixin:
         batching = self._inference_batching()
         n_samples, parts = self._validated(X)
         batches = []
-        self._run(
-            batching, parts, compute, lambda *batch: batches.append(batch), per_step=True
-        )
+        self._run(batching, parts, compute, lambda *b: batches.append(b), per_step=True)
         n_steps = max(int(step_lengths.max()) for _, _, step_lengths in batches)
         first = batches[0][1]
         staged = np.empty((n_samples, n_steps) + first.shape[2:], first.dtype)
         steps = np.arange(n_steps)
         for index, values, step_lengths in batches:
+            if step_lengths.min() == n_steps:
+                staged[index] = values[:, :n_steps]  # no sequence ended early
+                continue
             # Each sequence's own last valid step, held to the longest length.
             held = np.minimum(steps, step_lengths[:, None] - 1)
             staged[index] = values[np.arange(len(values))[:, None], held]
         return (staged[:, t] for t in steps)
-
