@@ -9,16 +9,24 @@
 - ``FiniteLossGuard``: stops training with a clear error once a loss is NaN.
 - ``SequenceNet``: skorch's ``NeuralNet`` with those defaults, and with the
   per-batch bookkeeping trimmed so that a fit costs about what a hand-written
-  PyTorch loop costs (see ``benchmarks/overhead.py``).
+  PyTorch loop costs (see ``benchmarks/overhead.py``). The members of an
+  ensemble train on threads of their own where cores are free.
 """
 
 import math
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, PrintLog
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
+from torch import nn
 
+from ._threads import thread_budget
+from .nn.ensemble import NetworkEnsemble
 from .sequences import plan_batches, resample
 
 __all__ = ["FiniteLossGuard", "NonFiniteLossError", "SequenceBatches", "SequenceNet"]
@@ -203,6 +211,16 @@ class SequenceNet(NeuralNet):
       every submodule's, so only a submodule switched on its own by user
       code would be left as it is);
     - the default ``print_log`` callback is a :class:`QuietPrintLog`.
+
+    The members of a ``NetworkEnsemble`` share no parameter, so on the CPU,
+    when torch runs on fewer threads than the process was given (the small
+    models, see ``skhidden._threads``), each batch runs the members' forward
+    and backward passes on threads of their own, one member per free core.
+    The loss and every gradient are those of the serial pass, bit for bit:
+    the gradient of the loss with respect to each member's outputs is taken
+    first, then each member's backward pass starts from it. Members that
+    draw random numbers (dropout) stay serial, since threads would draw from
+    torch's generator in no fixed order.
     """
 
     def __init__(self, *args, **kwargs):
@@ -223,3 +241,44 @@ class SequenceNet(NeuralNet):
             module = getattr(self, name + "_")
             if isinstance(module, torch.nn.Module) and module.training != training:
                 module.train(training)
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        with self._member_threads():
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+
+    @contextmanager
+    def _member_threads(self):
+        """A thread per ensemble member for this fit, where that is safe and free."""
+        workers = _member_workers(self.module_, self.device)
+        pool = ThreadPoolExecutor(workers, "skhidden-member") if workers > 1 else None
+        self._member_pool = pool
+        try:
+            yield
+        finally:
+            del self._member_pool
+            if pool is not None:
+                pool.shutdown()
+
+    def train_step_single(self, batch, **fit_params):
+        pool = getattr(self, "_member_pool", None)
+        if pool is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        x = self._merge_x_and_fit_params(to_tensor(Xi, device=self.device), fit_params)
+        outputs = list(pool.map(lambda member: member(**x), self.module_.members))
+        y_pred = torch.cat(outputs, dim=-2)  # as NetworkEnsemble.forward joins them
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        gradients = torch.autograd.grad(loss, outputs)
+        list(pool.map(torch.autograd.backward, outputs, gradients))
+        return {"loss": loss.detach(), "y_pred": y_pred.detach()}
+
+
+def _member_workers(module, device):
+    """Threads to train ``module``'s members on: 1 unless it is a CPU ensemble with free cores."""
+    if not isinstance(module, NetworkEnsemble) or torch.device(device).type != "cpu":
+        return 1
+    if any(isinstance(m, nn.Dropout) and m.p > 0 for m in module.modules()):
+        return 1
+    free = thread_budget() // max(1, torch.get_num_threads())
+    return max(1, min(len(module.members), free))

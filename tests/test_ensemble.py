@@ -112,3 +112,55 @@ def test_ensemble_regressor_and_reproducibility(ragged):
     np.testing.assert_array_equal(first.predict(X), second.predict(X))
     single = HiddenStateRegressor(**TINY).fit(X, target)
     assert not np.allclose(first.predict(X), single.predict(X))
+
+
+def _fitted_parameters(estimator, X, y):
+    estimator.fit(X, y)
+    return [p.detach().clone() for p in estimator.net_.module_.parameters()]
+
+
+@pytest.mark.parametrize("estimator", [HiddenStateClassifier, HiddenStateRegressor])
+def test_members_on_threads_train_exactly_as_in_turn(ragged, monkeypatch, estimator):
+    from skhidden import _training
+
+    X, y = ragged
+    target = y if estimator is HiddenStateClassifier else y.astype(float)
+    used = []
+    original = _training.SequenceNet.train_step_single
+
+    def spy(net, batch, **fit_params):
+        used.append(net._member_pool is not None)
+        return original(net, batch, **fit_params)
+
+    monkeypatch.setattr(_training.SequenceNet, "train_step_single", spy)
+    monkeypatch.setattr(_training, "thread_budget", lambda: 2)
+    params = dict(TINY, n_networks=2, aggregation=("mean", "attention"))
+    threaded = _fitted_parameters(estimator(**params), X, target)
+    assert used and all(used)
+    monkeypatch.setattr(_training, "thread_budget", lambda: 1)
+    used.clear()
+    in_turn = _fitted_parameters(estimator(**params), X, target)
+    assert used and not any(used)
+    for a, b in zip(threaded, in_turn, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_members_stay_on_one_thread_where_threads_would_not_help_or_be_exact(monkeypatch):
+    from skhidden import _training
+
+    monkeypatch.setattr(_training, "thread_budget", lambda: 4)
+    ensemble = NetworkEnsemble(3, n_features=2, n_outputs=3, hidden_size=5)
+    with_dropout = NetworkEnsemble(2, n_features=2, n_outputs=3, num_layers=2, dropout=0.2)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert _training._member_workers(ensemble, "cpu") == 3
+        assert _training._member_workers(ensemble.members[0], "cpu") == 1
+        assert _training._member_workers(ensemble, "cuda") == 1
+        assert _training._member_workers(with_dropout, "cpu") == 1
+        torch.set_num_threads(2)  # torch's own threads take the cores
+        assert _training._member_workers(ensemble, "cpu") == 2
+        monkeypatch.setattr(_training, "thread_budget", lambda: 1)
+        assert _training._member_workers(ensemble, "cpu") == 1
+    finally:
+        torch.set_num_threads(previous)
