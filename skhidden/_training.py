@@ -275,7 +275,7 @@ class SequenceNet(NeuralNet):
 
 
 def _member_workers(module, device):
-    """Threads to train ``module``'s members on: 1 unless it is a CPU ensemble with free cores."""
+    """Threads for ``module``'s members: 1 unless a CPU ensemble has free cores."""
     if not isinstance(module, NetworkEnsemble) or torch.device(device).type != "cpu":
         return 1
     if any(isinstance(m, nn.Dropout) and m.p > 0 for m in module.modules()):

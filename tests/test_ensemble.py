@@ -6,6 +6,7 @@ import torch
 from conftest import make_sequences
 
 from skhidden import HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer
+from skhidden import _training
 from skhidden.nn.ensemble import NetworkEnsemble
 from skhidden.nn.losses import HeadAveragedLoss
 from skhidden.nn.network import HiddenStateNetwork
@@ -121,8 +122,6 @@ def _fitted_parameters(estimator, X, y):
 
 @pytest.mark.parametrize("estimator", [HiddenStateClassifier, HiddenStateRegressor])
 def test_members_on_threads_train_exactly_as_in_turn(ragged, monkeypatch, estimator):
-    from skhidden import _training
-
     X, y = ragged
     target = y if estimator is HiddenStateClassifier else y.astype(float)
     used = []
@@ -145,12 +144,12 @@ def test_members_on_threads_train_exactly_as_in_turn(ragged, monkeypatch, estima
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-def test_members_stay_on_one_thread_where_threads_would_not_help_or_be_exact(monkeypatch):
-    from skhidden import _training
-
+def test_members_stay_on_one_thread_where_threads_cannot_help(monkeypatch):
     monkeypatch.setattr(_training, "thread_budget", lambda: 4)
     ensemble = NetworkEnsemble(3, n_features=2, n_outputs=3, hidden_size=5)
-    with_dropout = NetworkEnsemble(2, n_features=2, n_outputs=3, num_layers=2, dropout=0.2)
+    with_dropout = NetworkEnsemble(
+        2, n_features=2, n_outputs=3, num_layers=2, dropout=0.2
+    )
     previous = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
