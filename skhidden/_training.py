@@ -97,7 +97,8 @@ class SequenceBatches:
             )
             return [self.indices[batch] for batch in plan]
         n = len(self.indices)
-        return [self.indices[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
+        size = self.batch_size
+        return [self.indices[i : i + size] for i in range(0, n, size)]
 
     def __len__(self):
         return math.ceil(len(self.indices) / self.batch_size)

@@ -3,15 +3,21 @@
 import numpy as np
 import pytest
 import torch
-from conftest import make_sequences
 
-from skhidden import HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer
-from skhidden import _training
+from conftest import make_sequences
+from skhidden import (
+    HiddenStateClassifier,
+    HiddenStateRegressor,
+    HiddenStateTransformer,
+    _training,
+)
 from skhidden.nn.ensemble import NetworkEnsemble
 from skhidden.nn.losses import HeadAveragedLoss
 from skhidden.nn.network import HiddenStateNetwork
 
-TINY = dict(hidden_size=6, max_epochs=2, random_state=0, device="cpu", frontend_window=4)
+TINY = dict(
+    hidden_size=6, max_epochs=2, random_state=0, device="cpu", frontend_window=4
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +35,12 @@ def _members_and_ensemble(**params):
 
 
 def test_members_are_initialised_in_turn_and_their_views_stacked():
-    ensemble, alone = _members_and_ensemble(aggregation="timesteps", timesteps=(0.5, 1.0))
-    for member, network in zip(ensemble.members, alone):
-        for a, b in zip(member.state_dict().values(), network.state_dict().values()):
+    ensemble, alone = _members_and_ensemble(
+        aggregation="timesteps", timesteps=(0.5, 1.0)
+    )
+    for member, network in zip(ensemble.members, alone, strict=True):
+        states = member.state_dict().values(), network.state_dict().values()
+        for a, b in zip(*states, strict=True):
             torch.testing.assert_close(a, b)
     X, lengths = torch.randn(4, 9, 2), torch.tensor([9, 3, 1, 6])
     with torch.no_grad():
@@ -53,7 +62,7 @@ def test_each_member_learns_from_its_own_loss_only():
         grads = [p.grad.clone() for p in member.parameters()]
         member.zero_grad()
         (loss(member(X, lengths), y) / 3).backward()
-        for grad, p in zip(grads, member.parameters()):
+        for grad, p in zip(grads, member.parameters(), strict=True):
             torch.testing.assert_close(grad, p.grad)
 
 
@@ -99,7 +108,8 @@ def test_ensemble_states_weights_and_stages_keep_their_meaning(ragged):
 
 def test_ensemble_transformer_names_every_members_features(ragged):
     X, y = ragged
-    tr = HiddenStateTransformer(n_networks=2, aggregation=("mean", "max"), **TINY).fit(X, y)
+    tr = HiddenStateTransformer(n_networks=2, aggregation=("mean", "max"), **TINY)
+    tr.fit(X, y)
     names = tr.get_feature_names_out()
     assert tr.transform(X).shape == (len(X), len(names)) == (len(X), 2 * 2 * 6)
     assert names[0] == "net0_mean_0" and names[-1] == "net1_max_5"
