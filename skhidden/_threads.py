@@ -22,17 +22,26 @@ and 4.9 s with two on a 2-core machine with one busy core (issue 15;
 - ``step_work``: multiply-adds of one recurrent step of one batch.
 - ``torch_threads``: run torch within the budget, on one thread for small
   work, then restore its count.
+- ``granted_threads``: the budget of the work in progress, for work that
+  shares the threads out itself (an ensemble's members, one thread each).
 """
 
 import os
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 
 import torch
 from joblib import cpu_count
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["SMALL_WORK", "step_work", "thread_budget", "torch_threads"]
+__all__ = [
+    "SMALL_WORK",
+    "granted_threads",
+    "step_work",
+    "thread_budget",
+    "torch_threads",
+]
 
 #: Work per step (``step_work``) below which torch runs on one thread. The
 #: default model (GRU, 64 units, batches of 32) does about 4e5; a GRU of 256
@@ -40,6 +49,10 @@ __all__ = ["SMALL_WORK", "step_work", "thread_budget", "torch_threads"]
 SMALL_WORK = 2**22
 
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+# The budget the innermost ``torch_threads`` measured on entry. Inside it
+# ``thread_budget`` reads torch's own lowered count as an OpenMP limit.
+_GRANTED = ContextVar("skhidden_granted_threads", default=None)
 
 
 @lru_cache(maxsize=1)
@@ -144,11 +157,29 @@ def torch_threads(estimator=None, batch_size=None):
         Sequences per batch of the work at hand, for :func:`step_work`.
     """
     previous = torch.get_num_threads()
-    threads = thread_budget()
+    budget = threads = thread_budget()
     if estimator is not None and step_work(estimator, batch_size) < SMALL_WORK:
         threads = 1
     torch.set_num_threads(min(previous, threads))
+    token = _GRANTED.set(budget)
     try:
         yield
     finally:
+        _GRANTED.reset(token)
         torch.set_num_threads(previous)
+
+
+def granted_threads():
+    """Threads the work in progress was given.
+
+    Inside :func:`torch_threads`, the :func:`thread_budget` measured on
+    entry: torch may run on fewer, and the rest are free for threads of the
+    caller's own. Elsewhere, :func:`thread_budget`.
+
+    Returns
+    -------
+    n_threads : int
+        At least 1.
+    """
+    granted = _GRANTED.get()
+    return thread_budget() if granted is None else granted

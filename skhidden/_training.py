@@ -25,7 +25,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch import nn
 
-from ._threads import thread_budget
+from ._threads import granted_threads
 from .nn.ensemble import NetworkEnsemble
 from .sequences import plan_batches, resample
 
@@ -281,5 +281,5 @@ def _member_workers(module, device):
         return 1
     if any(isinstance(m, nn.Dropout) and m.p > 0 for m in module.modules()):
         return 1
-    free = thread_budget() // max(1, torch.get_num_threads())
+    free = granted_threads() // max(1, torch.get_num_threads())
     return max(1, min(len(module.members), free))

@@ -142,11 +142,11 @@ def test_members_on_threads_train_exactly_as_in_turn(ragged, monkeypatch, estima
         return original(net, batch, **fit_params)
 
     monkeypatch.setattr(_training.SequenceNet, "train_step_single", spy)
-    monkeypatch.setattr(_training, "thread_budget", lambda: 2)
+    monkeypatch.setattr(_training, "granted_threads", lambda: 2)
     params = dict(TINY, n_networks=2, aggregation=("mean", "attention"))
     threaded = _fitted_parameters(estimator(**params), X, target)
     assert used and all(used)
-    monkeypatch.setattr(_training, "thread_budget", lambda: 1)
+    monkeypatch.setattr(_training, "granted_threads", lambda: 1)
     used.clear()
     in_turn = _fitted_parameters(estimator(**params), X, target)
     assert used and not any(used)
@@ -155,7 +155,7 @@ def test_members_on_threads_train_exactly_as_in_turn(ragged, monkeypatch, estima
 
 
 def test_members_stay_on_one_thread_where_threads_cannot_help(monkeypatch):
-    monkeypatch.setattr(_training, "thread_budget", lambda: 4)
+    monkeypatch.setattr(_training, "granted_threads", lambda: 4)
     ensemble = NetworkEnsemble(3, n_features=2, n_outputs=3, hidden_size=5)
     with_dropout = NetworkEnsemble(
         2, n_features=2, n_outputs=3, num_layers=2, dropout=0.2
@@ -169,7 +169,7 @@ def test_members_stay_on_one_thread_where_threads_cannot_help(monkeypatch):
         assert _training._member_workers(with_dropout, "cpu") == 1
         torch.set_num_threads(2)  # torch's own threads take the cores
         assert _training._member_workers(ensemble, "cpu") == 2
-        monkeypatch.setattr(_training, "thread_budget", lambda: 1)
+        monkeypatch.setattr(_training, "granted_threads", lambda: 1)
         assert _training._member_workers(ensemble, "cpu") == 1
     finally:
         torch.set_num_threads(previous)

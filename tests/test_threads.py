@@ -186,6 +186,23 @@ def test_torch_threads_uses_one_thread_for_small_work_only(
     assert torch.get_num_threads() == 2
 
 
+def test_granted_threads_is_the_budget_torch_was_lowered_from(
+    monkeypatch, restore_torch_threads
+):
+    torch.set_num_threads(2)
+    monkeypatch.setattr(_threads, "thread_budget", lambda: 2)
+    assert _threads.granted_threads() == 2
+    with torch_threads(HiddenStateClassifier()):
+        # torch runs on one thread; the other is free for the caller's own.
+        assert torch.get_num_threads() == 1
+        monkeypatch.setattr(_threads, "thread_budget", lambda: 1)
+        assert _threads.granted_threads() == 2
+        with torch_threads():
+            assert _threads.granted_threads() == 1
+        assert _threads.granted_threads() == 2
+    assert _threads.granted_threads() == 1
+
+
 # ------------------------------------------------------ loky, n_jobs=2
 def test_loky_workers_train_within_their_share(five_classes, no_loky_workers_left):
     X, y = five_classes
