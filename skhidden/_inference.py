@@ -67,12 +67,14 @@ def _encoder_lengths(lengths, stride):
 def step_values(module):
     """Values per padded input step of the widest tensors of one forward pass.
 
-    The widest of: one recurrent layer's gate pre-activations, every layer's
-    states with the front-end's features, the staged prefixes of the
-    aggregation (all per window, so divided by the front-end's stride), for
-    every member of an ensemble; plus the scaled input, counted twice for
-    the float64 statistics of the per-sequence scalings. An estimate of the
-    order of the memory a batch needs per step, not an exact account.
+    The widest of: one recurrent layer's gate pre-activations (of one member:
+    an ensemble's members run one after another, so theirs never coexist),
+    every layer's states with the front-end's features, the staged prefixes
+    of the aggregation (these two for every member, since the estimators
+    concatenate the members'), all per window, so divided by the front-end's
+    stride; plus the scaled input, counted twice for the float64 statistics
+    of the per-sequence scalings. An estimate of the order of the memory a
+    batch needs per step, not an exact account.
 
     Parameters
     ----------
@@ -88,10 +90,10 @@ def step_values(module):
     gates = _GATES.get(encoder.layers[0].mode, 1)
     per_window = max(
         gates * encoder.hidden_size * encoder.num_directions,
-        len(encoder.layers) * encoder.state_size + frontend.output_size,
-        aggregation.n_views * aggregation.output_size,
+        members * (len(encoder.layers) * encoder.state_size + frontend.output_size),
+        members * aggregation.n_views * aggregation.output_size,
     )
-    return members * -(-per_window // frontend.stride) + 2 * module.scaling.output_size
+    return -(-per_window // frontend.stride) + 2 * module.scaling.output_size
 
 
 def auto_batch_size(module):

@@ -88,7 +88,7 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         timesteps=None,
         layers="last",
         states="recurrent",
-        n_networks=1,
+        n_networks=2,
         frontend="resnet",
         frontend_window=8,
         scaling="auto",

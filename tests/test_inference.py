@@ -190,9 +190,25 @@ def test_every_estimator_has_the_parameter():
         assert "inference_batch_size : int or \"auto\", default=\"auto\"" in cls.__doc__
 
 
+def test_an_ensembles_step_values_count_what_its_members_hold_at_once():
+    from skhidden.nn.ensemble import NetworkEnsemble
+    from skhidden.nn.network import HiddenStateNetwork
+
+    shape = dict(n_features=2, n_outputs=3, hidden_size=64)
+    one, two = HiddenStateNetwork(**shape), NetworkEnsemble(2, **shape)
+    # Gate pre-activations (3 x 64) are the widest, one member at a time.
+    assert inference.step_values(two) == inference.step_values(one) == 3 * 64 + 4
+    deep = dict(shape, hidden_size=4, num_layers=3, layers="all")
+    one, two = HiddenStateNetwork(**deep), NetworkEnsemble(2, **deep)
+    # Every layer's states (3 x 4) with the input (2), for every member.
+    assert inference.step_values(one) == 14 + 4
+    assert inference.step_values(two) == 2 * 14 + 4
+
+
 def test_the_default_batch_is_not_capped_for_the_common_case():
-    # A GRU of 64 units over 150 steps (3 features, no front-end): 256
-    # sequences fit under the step cap, so "auto" means 256 sequences.
+    # Two GRUs of 64 units (the default ensemble), one after the other, over
+    # 150 steps (3 features, no front-end): 256 sequences fit under the step
+    # cap, so "auto" means 256 sequences.
     X, y = make_sequences(n=8, n_steps=150, n_features=3)
     params = {**TINY, "hidden_size": 64}
     clf = HiddenStateClassifier(

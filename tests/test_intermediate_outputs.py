@@ -199,7 +199,9 @@ def test_hidden_states_are_per_sequence_and_independent_of_the_batch(
     X, y = ragged
     est = Estimator(**{**TINY, "max_epochs": 1, **params}).fit(X, y)
     states = est.hidden_states(X)
-    assert [s.shape for s in states] == [(len(x), state_size) for x in X]
+    # An ensemble (the classifier's default) concatenates its members' states.
+    width = state_size * est.n_networks
+    assert [s.shape for s in states] == [(len(x), width) for x in X]
     assert all(s.dtype == np.float32 for s in states)
     shortest = int(np.argmin([len(x) for x in X]))
     alone = est.hidden_states([X[shortest]])[0]
