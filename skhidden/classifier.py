@@ -148,7 +148,9 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         self.class_weight = class_weight
 
     def _prepare_targets(self, y, padded):
-        self.classes_, codes, criterion = encode_labels(y, len(padded), self.class_weight)
+        self.classes_, codes, criterion = encode_labels(
+            y, len(padded), self.class_weight
+        )
         return codes, len(self.classes_), criterion, True
 
     def fit(self, X, y):
