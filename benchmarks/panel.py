@@ -59,8 +59,8 @@ from skhidden.sequences import check_sequences  # noqa: E402
 
 ROWS = os.path.join(RESULTS, "panel_rows.jsonl")
 DEFAULT = "skhidden default"
-FAST = {"max_epochs": 40}
-FAST_LABEL = "skhidden fast (max_epochs=40)"
+FAST = {"n_networks": 1}
+FAST_LABEL = "skhidden fast (n_networks=1)"
 SEARCH = "GridSearchCV(aggregation)"
 SEARCH_GRID = {"aggregation": ["last", "mean", "max", "attention", ("mean", "max")]}
 MINIROCKET = "MiniRocket"
