@@ -97,7 +97,7 @@ SHARED_PARAMETERS = [
         ``hidden_states`` and features concatenate the members', attention
         weights average theirs. On the CPU the members train on threads of
         their own where the process has free cores (2 networks on 2 cores:
-        about 1.1 times one network's fit); otherwise fit time grows about
+        1.12 to 1.31 times one network's fit); otherwise fit time grows about
         linearly. The classifier's default is 2 (see the README's accuracy
         section), the other estimators' 1.
 """,

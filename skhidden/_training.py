@@ -268,7 +268,7 @@ class SequenceNet(NeuralNet):
         Xi, yi = unpack_data(batch)
         x = self._merge_x_and_fit_params(to_tensor(Xi, device=self.device), fit_params)
         outputs = list(pool.map(lambda member: member(**x), self.module_.members))
-        y_pred = torch.cat(outputs, dim=-2)  # as NetworkEnsemble.forward joins them
+        y_pred = self.module_.join(outputs)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         gradients = torch.autograd.grad(loss, outputs)
         list(pool.map(torch.autograd.backward, outputs, gradients))

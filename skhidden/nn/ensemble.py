@@ -71,17 +71,23 @@ class NetworkEnsemble(nn.Module):
         return self.members[0].aggregation
 
     def hidden_states(self, X, lengths):
-        """Every member's states concatenated, ``(batch, n_windows, n_networks * state_size)``."""
+        """Every member's states concatenated.
+
+        ``(batch, n_windows, n_networks * state_size)``.
+        """
         return torch.cat([m.hidden_states(X, lengths) for m in self.members], dim=-1)
 
     def features(self, X, lengths):
-        """Every member's aggregated states concatenated, ``(batch, n_networks * n_features)``."""
+        """Every member's aggregated states concatenated.
+
+        ``(batch, n_networks * n_features)``.
+        """
         return torch.cat([m.features(X, lengths) for m in self.members], dim=-1)
 
     def staged(self, X, lengths):
         """Every member's staged outputs and masks, views stacked as in ``forward``."""
-        outputs, masks = zip(*(m.staged(X, lengths) for m in self.members))
-        return torch.cat(outputs, dim=-2), torch.cat(masks, dim=-1)
+        outputs, masks = zip(*(m.staged(X, lengths) for m in self.members), strict=True)
+        return self.join(outputs), torch.cat(masks, dim=-1)
 
     def attention_pool(self):
         """The first member's ``AttentionPool``; raises ValueError if there is none."""
@@ -94,4 +100,9 @@ class NetworkEnsemble(nn.Module):
 
     def forward(self, X, lengths):
         """Every member's head outputs, ``(batch, n_networks * n_views, n_outputs)``."""
-        return torch.cat([m(X, lengths) for m in self.members], dim=-2)
+        return self.join([m(X, lengths) for m in self.members])
+
+    @staticmethod
+    def join(outputs):
+        """The members' head outputs, in member order, as ``forward`` returns them."""
+        return torch.cat(outputs, dim=-2)
