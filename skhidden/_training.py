@@ -251,7 +251,13 @@ class SequenceNet(NeuralNet):
     def _member_threads(self):
         """A thread per ensemble member for this fit, where that is safe and free."""
         workers = _member_workers(self.module_, self.device)
-        pool = ThreadPoolExecutor(workers, "skhidden-member") if workers > 1 else None
+        # A new thread runs torch's ops on torch's global count, not the one
+        # this fit runs on: pin it, or a member's floats depend on its worker.
+        pool = (
+            ThreadPoolExecutor(workers, "skhidden-member", torch.set_num_threads,
+                               (torch.get_num_threads(),))
+            if workers > 1 else None
+        )
         self._member_pool = pool
         try:
             yield
