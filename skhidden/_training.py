@@ -251,12 +251,18 @@ class SequenceNet(NeuralNet):
     def _member_threads(self):
         """A thread per ensemble member for this fit, where that is safe and free."""
         workers = _member_workers(self.module_, self.device)
-        # A new thread runs torch's ops on torch's global count, not the one
-        # this fit runs on: pin it, or a member's floats depend on its worker.
+        # A new thread runs torch's OpenMP on its initial limit (the cores),
+        # not the count this fit runs on: pin it, or a member's floats depend
+        # on the worker that ran it.
         pool = (
-            ThreadPoolExecutor(workers, "skhidden-member", torch.set_num_threads,
-                               (torch.get_num_threads(),))
-            if workers > 1 else None
+            ThreadPoolExecutor(
+                workers,
+                "skhidden-member",
+                initializer=torch.set_num_threads,
+                initargs=(torch.get_num_threads(),),
+            )
+            if workers > 1
+            else None
         )
         self._member_pool = pool
         try:

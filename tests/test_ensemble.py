@@ -9,6 +9,7 @@ from skhidden import (
     HiddenStateClassifier,
     HiddenStateRegressor,
     HiddenStateTransformer,
+    _threads,
     _training,
 )
 from skhidden.nn.ensemble import NetworkEnsemble
@@ -152,6 +153,36 @@ def test_members_on_threads_train_exactly_as_in_turn(ragged, monkeypatch, estima
     assert used and not any(used)
     for a, b in zip(threaded, in_turn, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_member_threads_run_torch_on_the_fits_thread_count(ragged, monkeypatch):
+    # A new thread would otherwise run torch's OpenMP on its initial limit,
+    # and a member's floats would depend on which worker ran it. The limits
+    # are OpenMP's own in the running thread (threadpoolctl): torch's
+    # get_num_threads reports the count it stored, not what a thread uses.
+    X, y = ragged
+    fit_limits, member_limits = set(), set()
+    original = _training.SequenceNet.train_step_single
+
+    def spy(net, batch, **fit_params):
+        fit_limits.add(tuple(_threads._openmp_limits()))
+        for member in net.module_.members:
+            if not member._forward_pre_hooks:
+                member.register_forward_pre_hook(
+                    lambda *_: member_limits.add(tuple(_threads._openmp_limits()))
+                )
+        return original(net, batch, **fit_params)
+
+    monkeypatch.setattr(_training.SequenceNet, "train_step_single", spy)
+    monkeypatch.setattr(_training, "granted_threads", lambda: 2)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        HiddenStateClassifier(n_networks=2, **TINY).fit(X, y)
+    finally:
+        torch.set_num_threads(previous)
+    assert len(fit_limits) == 1 and 1 in next(iter(fit_limits))  # one thread: tiny
+    assert member_limits == fit_limits
 
 
 def test_members_stay_on_one_thread_where_threads_cannot_help(monkeypatch):
