@@ -215,28 +215,58 @@ class ResidualFrontEnd(ConvFrontEnd):
         convolutions reading ``kernel_size`` windows.
     kernel_size : int, default=5
         Windows each convolution of a block reads (the current and earlier ones).
+    scales : tuple of int, default=(1,)
+        The first convolution's kernels, in windows: ``(1, 2, 4)`` reads 8, 16
+        and 32 steps with a window of 8, each kernel ending where the window
+        ends (so window t still reads nothing after its span), half the
+        channels on the first kernel and the rest shared by the others.
     """
 
-    def __init__(self, n_features, window, channels, blocks=2, kernel_size=5):
+    def __init__(self, n_features, window, channels, blocks=2, kernel_size=5, scales=(1,)):
         super().__init__(n_features, window, channels)
+        if scales[0] != 1:
+            raise ValueError(f"scales must start with 1, got {scales}.")
+        self.scales = tuple(scales)
+        first = channels if len(self.scales) == 1 else channels // 2
+        rest = len(self.scales) - 1
+        split = [first] + [(channels - first) // rest + (i < (channels - first) % rest)
+                           for i in range(rest)]
         self.conv = nn.Conv1d(
-            n_features, channels, kernel_size=window, stride=self.stride, bias=False
+            n_features, first, kernel_size=window, stride=self.stride, bias=False
         )
+        self.wider = nn.ModuleList(
+            nn.Conv1d(n_features, c, kernel_size=window * k, stride=self.stride, bias=False)
+            for c, k in zip(split[1:], self.scales[1:])
+        )
+        # Steps before a part of a series that its longest kernel reads.
+        self.reach = window * (max(self.scales) - 1)
         self.norm = MaskedBatchNorm1d(channels)
         self.blocks = nn.ModuleList(
             ResidualBlock(channels, kernel_size) for _ in range(blocks)
         )
 
     def read(self, X, mask=None, context=None):
-        h = self.conv(X.transpose(1, 2))
+        before, contexts = (None, [None] * len(self.blocks)) if context is None else context
+        if before is None:
+            before = X.new_zeros(X.shape[0], self.reach, X.shape[2])
+        steps = torch.cat([before, X], dim=1)
+        n_windows = (X.shape[1] - self.window) // self.stride + 1
+        following = self.reach + n_windows * self.stride
+        before = steps[:, following - self.reach : following]
+        steps = steps.transpose(1, 2)
+        convs = [self.conv, *self.wider]
+        h = torch.cat([
+            conv(steps[..., self.window * (max(self.scales) - k) :])
+            for conv, k in zip(convs, self.scales)
+        ], dim=1)
         if mask is None:
             mask = torch.ones(h.shape[0], h.shape[2], dtype=torch.bool, device=h.device)
         mask = mask.unsqueeze(1).to(h.dtype)
         h = torch.relu(self.norm(h, mask))
-        contexts = [None] * len(self.blocks) if context is None else list(context)
+        contexts = list(contexts)
         for i, block in enumerate(self.blocks):
             h, contexts[i] = block(h, mask, contexts[i])
-        return h.transpose(1, 2), contexts
+        return h.transpose(1, 2), (before, contexts)
 
 
 FRONTENDS = {
@@ -247,7 +277,9 @@ FRONTENDS = {
 }
 
 
-def build_frontend(name, n_features, *, window=8, channels=64, blocks=2, kernel_size=5):
+def build_frontend(
+    name, n_features, *, window=8, channels=64, blocks=2, kernel_size=5, scales=(1,)
+):
     """Build the front-end called ``name`` (a key of ``FRONTENDS``).
 
     Parameters
@@ -264,6 +296,8 @@ def build_frontend(name, n_features, *, window=8, channels=64, blocks=2, kernel_
         Residual blocks of the ``"resnet"`` stem.
     kernel_size : int, default=5
         Kernel, in windows, of the ``"resnet"`` stem's causal convolutions.
+    scales : tuple of int, default=(1,)
+        Kernels, in windows, of the ``"resnet"`` stem's first convolution.
 
     Returns
     -------
@@ -275,5 +309,5 @@ def build_frontend(name, n_features, *, window=8, channels=64, blocks=2, kernel_
     if name == "patch":
         return PatchFrontEnd(n_features, window)
     if name == "resnet":
-        return ResidualFrontEnd(n_features, window, channels, blocks, kernel_size)
+        return ResidualFrontEnd(n_features, window, channels, blocks, kernel_size, scales)
     return ConvFrontEnd(n_features, window, channels)

@@ -108,6 +108,10 @@ class HiddenStateNetwork(nn.Module):
         Residual blocks of the ``"resnet"`` front-end.
     frontend_kernel : int, default=5
         Windows each causal convolution of a ``"resnet"`` block reads.
+    frontend_scales : tuple of int, default=(1,)
+        Kernels, in windows, of the ``"resnet"`` stem's first convolution:
+        ``(1, 2, 4)`` adds kernels of 2 and 4 windows ending where each
+        window ends (``skhidden.nn.frontend.ResidualFrontEnd``).
     scaling : {"none", "feature", "sequence", "sequence_level"}, default="none"
         Input standardisation, see ``skhidden.nn.scaling``.
     states : {"recurrent", "both"}, default="recurrent"
@@ -135,6 +139,7 @@ class HiddenStateNetwork(nn.Module):
         frontend_window=8,
         frontend_blocks=2,
         frontend_kernel=5,
+        frontend_scales=(1,),
         scaling="none",
         states="recurrent",
         input_mean=None,
@@ -149,6 +154,7 @@ class HiddenStateNetwork(nn.Module):
             channels=hidden_size,
             blocks=frontend_blocks,
             kernel_size=frontend_kernel,
+            scales=frontend_scales,
         )
         self.encoder = RecurrentEncoder(
             self.frontend.output_size, cell, hidden_size, num_layers, bidirectional, dropout
