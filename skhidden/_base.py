@@ -57,6 +57,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         "n_networks": [Interval(numbers.Integral, 1, None, closed="left")],
         "frontend": [StrOptions(set(FRONTENDS))],
         "frontend_window": [Interval(numbers.Integral, 1, None, closed="left")],
+        "frontend_scales": [tuple, list],
         "scaling": [StrOptions({"auto", *SCALINGS})],
         "resample": [
             StrOptions({"auto", "none"}),
@@ -102,6 +103,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         n_networks=1,
         frontend="resnet",
         frontend_window=8,
+        frontend_scales=(1,),
         scaling="auto",
         resample="none",
         max_epochs="auto",
@@ -134,6 +136,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         self.n_networks = n_networks
         self.frontend = frontend
         self.frontend_window = frontend_window
+        self.frontend_scales = frontend_scales
         self.scaling = scaling
         self.resample = resample
         self.max_epochs = max_epochs

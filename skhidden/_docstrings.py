@@ -124,6 +124,20 @@ SHARED_PARAMETERS = [
 """,
     ),
     (
+        "frontend_scales",
+        "tuple of int",
+        """\
+        Kernels, in windows, of the ``"resnet"`` stem's first convolution
+        (other front-ends ignore it). ``(1,)`` is one kernel of
+        ``frontend_window`` steps; ``(1, 2, 4)`` gives half the channels to
+        that kernel and a quarter each to kernels of 2 and 4 windows (16 and
+        32 steps with the default window), all ending where the window ends,
+        so window t still reads nothing after its own span. It costs about
+        1.3 times the fit time; see the README's lever table for what it
+        gained.
+""",
+    ),
+    (
         "scaling",
         '{"auto", "none", "feature", "sequence", "sequence_level", '
         '"feature_sequence", "feature_running"}',

@@ -29,7 +29,7 @@ from ._threads import torch_threads
 from ._training import FiniteLossGuard, SequenceNet
 from .nn.aggregation import AGGREGATIONS
 from .nn.ensemble import NetworkEnsemble
-from .nn.frontend import frontend_stride
+from .nn.frontend import frontend_stride, kernel_channels
 from .nn.network import HiddenStateNetwork
 from .nn.scaling import TRAINING_STATISTICS
 from .sequences import (
@@ -162,6 +162,27 @@ def _check_timestep_spec(timesteps):
     return tuple(steps)
 
 
+def _check_frontend_scales(scales):
+    """Return ``frontend_scales`` as a tuple of int, or raise ValueError."""
+    valid = (
+        len(scales) > 0
+        and all(
+            isinstance(k, numbers.Integral) and not isinstance(k, (bool, np.bool_))
+            for k in scales
+        )
+        and scales[0] == 1
+        and all(a < b for a, b in zip(scales[:-1], scales[1:], strict=True))
+    )
+    if not valid:
+        raise ValueError(
+            f"frontend_scales={scales!r} is not a kernel list; give increasing ints "
+            "starting with 1, the first convolution's kernels in windows: (1,) "
+            "is one kernel of frontend_window steps, (1, 2, 4) adds kernels of 2 "
+            "and 4 windows."
+        )
+    return tuple(int(k) for k in scales)
+
+
 def _move_net(net, device):
     """Move a skorch net's modules and losses to ``device``.
 
@@ -196,6 +217,9 @@ class TrainingMixin:
     def _check_structure(self):
         """Validate the parameters that sklearn's constraints cannot express."""
         aggregation = _check_aggregation(self.aggregation)
+        scales = _check_frontend_scales(self.frontend_scales)
+        if self.frontend == "resnet":
+            kernel_channels(self.hidden_size, len(scales))
         timesteps = None
         if aggregation == "timesteps":
             timesteps = _check_timestep_spec(self.timesteps)
@@ -348,6 +372,7 @@ class TrainingMixin:
             module__states=self.states,
             module__frontend=self.frontend,
             module__frontend_window=self.frontend_window,
+            module__frontend_scales=_check_frontend_scales(self.frontend_scales),
             module__scaling=scaling,
             module__input_mean=None if input_statistics is None else input_statistics[0],
             module__input_scale=None if input_statistics is None else input_statistics[1],

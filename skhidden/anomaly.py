@@ -458,6 +458,7 @@ class HiddenStateAnomalyDetector(
         states="recurrent",
         frontend="none",
         frontend_window=8,
+        frontend_scales=(1,),
         scaling="feature",
         max_epochs=100,
         batch_size=32,
@@ -488,6 +489,7 @@ class HiddenStateAnomalyDetector(
         self.states = states
         self.frontend = frontend
         self.frontend_window = frontend_window
+        self.frontend_scales = frontend_scales
         self.scaling = scaling
         self.max_epochs = max_epochs
         self.batch_size = batch_size

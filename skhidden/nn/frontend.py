@@ -199,6 +199,31 @@ class ConvFrontEnd(nn.Module):
         return flat.unflatten(-1, (-1, self.window)).transpose(-1, -2)
 
 
+def kernel_channels(channels, n_kernels):
+    """Channels of each kernel of a multi-scale convolution.
+
+    Half go to the first kernel (all of them if it is the only one) and the
+    rest are shared by the others as evenly as they divide.
+
+    Raises
+    ------
+    ValueError
+        If some kernel would get no channel.
+    """
+    if n_kernels == 1:
+        return [channels]
+    first, others = channels // 2, n_kernels - 1
+    rest = channels - first
+    widths = [first] + [rest // others + (i < rest % others) for i in range(others)]
+    if min(widths) == 0:
+        raise ValueError(
+            f"{channels} channels cannot be shared by {n_kernels} kernels: "
+            f"give at least {max(2, 2 * others - 1)} channels (hidden_size) or "
+            "fewer scales."
+        )
+    return widths
+
+
 class ResidualFrontEnd(ConvFrontEnd):
     """Strided window convolution with batch norm, then residual causal blocks.
 
@@ -222,48 +247,48 @@ class ResidualFrontEnd(ConvFrontEnd):
         channels on the first kernel and the rest shared by the others.
     """
 
-    def __init__(self, n_features, window, channels, blocks=2, kernel_size=5, scales=(1,)):
+    def __init__(
+        self, n_features, window, channels, blocks=2, kernel_size=5, scales=(1,)
+    ):
         super().__init__(n_features, window, channels)
         if scales[0] != 1:
             raise ValueError(f"scales must start with 1, got {scales}.")
         self.scales = tuple(scales)
-        first = channels if len(self.scales) == 1 else channels // 2
-        rest = len(self.scales) - 1
-        split = [first] + [(channels - first) // rest + (i < (channels - first) % rest)
-                           for i in range(rest)]
-        self.conv = nn.Conv1d(
-            n_features, first, kernel_size=window, stride=self.stride, bias=False
-        )
-        self.wider = nn.ModuleList(
-            nn.Conv1d(n_features, c, kernel_size=window * k, stride=self.stride, bias=False)
-            for c, k in zip(split[1:], self.scales[1:])
-        )
-        # Steps before a part of a series that its longest kernel reads.
-        self.reach = window * (max(self.scales) - 1)
+        widths = kernel_channels(channels, len(scales))
+        convs = [
+            nn.Conv1d(n_features, c, window * k, stride=self.stride, bias=False)
+            for c, k in zip(widths, scales, strict=True)
+        ]
+        # The first keeps its name, so a one-scale stem's weights load as before.
+        self.conv, self.wider = convs[0], nn.ModuleList(convs[1:])
+        # Input steps before a window that its longest kernel reads.
+        self.reach = window * (self.scales[-1] - 1)
         self.norm = MaskedBatchNorm1d(channels)
         self.blocks = nn.ModuleList(
             ResidualBlock(channels, kernel_size) for _ in range(blocks)
         )
 
     def read(self, X, mask=None, context=None):
-        before, contexts = (None, [None] * len(self.blocks)) if context is None else context
-        if before is None:
-            before = X.new_zeros(X.shape[0], self.reach, X.shape[2])
+        if context is None:
+            context = (X.new_zeros(X.shape[0], self.reach, X.shape[2]), None)
+        before, contexts = context
         steps = torch.cat([before, X], dim=1)
         n_windows = (X.shape[1] - self.window) // self.stride + 1
         following = self.reach + n_windows * self.stride
         before = steps[:, following - self.reach : following]
         steps = steps.transpose(1, 2)
-        convs = [self.conv, *self.wider]
-        h = torch.cat([
-            conv(steps[..., self.window * (max(self.scales) - k) :])
-            for conv, k in zip(convs, self.scales)
-        ], dim=1)
+        h = torch.cat(
+            [
+                conv(steps[..., self.reach - self.window * (k - 1) :])
+                for conv, k in zip([self.conv, *self.wider], self.scales, strict=True)
+            ],
+            dim=1,
+        )
         if mask is None:
             mask = torch.ones(h.shape[0], h.shape[2], dtype=torch.bool, device=h.device)
         mask = mask.unsqueeze(1).to(h.dtype)
         h = torch.relu(self.norm(h, mask))
-        contexts = list(contexts)
+        contexts = [None] * len(self.blocks) if contexts is None else list(contexts)
         for i, block in enumerate(self.blocks):
             h, contexts[i] = block(h, mask, contexts[i])
         return h.transpose(1, 2), (before, contexts)
@@ -309,5 +334,7 @@ def build_frontend(
     if name == "patch":
         return PatchFrontEnd(n_features, window)
     if name == "resnet":
-        return ResidualFrontEnd(n_features, window, channels, blocks, kernel_size, scales)
+        return ResidualFrontEnd(
+            n_features, window, channels, blocks, kernel_size, scales
+        )
     return ConvFrontEnd(n_features, window, channels)
