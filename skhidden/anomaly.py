@@ -56,6 +56,11 @@ _BANK_SIZE = 4096
 _NOT_A_DETECTOR_PARAMETER = (
     "aggregation", "timesteps", "n_networks", "resample", "warp"
 )
+_SHARED_CONSTRAINTS = {
+    k: v
+    for k, v in BaseHiddenState._parameter_constraints.items()
+    if k not in _NOT_A_DETECTOR_PARAMETER
+}
 
 
 def _segments(padded, lengths, segment_length):
@@ -430,11 +435,7 @@ class HiddenStateAnomalyDetector(
     """
 
     _parameter_constraints = {
-        **{
-            k: v
-            for k, v in BaseHiddenState._parameter_constraints.items()
-            if k not in _NOT_A_DETECTOR_PARAMETER
-        },
+        **_SHARED_CONSTRAINTS,
         "anomaly_score": [StrOptions(set(SCORES))],
         "contamination": [Interval(numbers.Real, 0, 0.5, closed="right")],
         "segment_length": [Interval(numbers.Integral, 2, None, closed="left"), None],
