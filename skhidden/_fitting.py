@@ -215,7 +215,11 @@ class TrainingMixin:
     """
 
     def _check_structure(self):
-        """Validate the parameters that sklearn's constraints cannot express."""
+        """Validate the parameters that sklearn's constraints cannot express.
+
+        Returns ``(aggregation, timesteps, frontend_scales)`` in the forms the
+        network takes.
+        """
         aggregation = _check_aggregation(self.aggregation)
         scales = _check_frontend_scales(self.frontend_scales)
         if self.frontend == "resnet":
@@ -236,7 +240,7 @@ class TrainingMixin:
                     f"callbacks must hold skorch callbacks (or (name, callback) "
                     f"pairs); got {type(callback).__name__}."
                 )
-        return aggregation, timesteps
+        return aggregation, timesteps, scales
 
     def _training_callbacks(self, max_epochs):
         callbacks = [("finite_loss", FiniteLossGuard())]
@@ -257,7 +261,7 @@ class TrainingMixin:
 
     def _fit(self, X, y):
         self._validate_params()
-        _, timesteps = self._check_structure()
+        _, timesteps, _ = self._check_structure()
         padded, lengths = check_sequences(X)
         self.resample_length_ = choose_resample_length(self.resample, lengths)
         padded, lengths = self._resampled(padded, lengths)
@@ -331,7 +335,7 @@ class TrainingMixin:
         -------
         net : SequenceNet
         """
-        aggregation, timesteps = self._check_structure()
+        aggregation, timesteps, scales = self._check_structure()
         train_split = None
         if self.early_stopping:
             train_split = ValidSplit(
@@ -372,7 +376,7 @@ class TrainingMixin:
             module__states=self.states,
             module__frontend=self.frontend,
             module__frontend_window=self.frontend_window,
-            module__frontend_scales=_check_frontend_scales(self.frontend_scales),
+            module__frontend_scales=scales,
             module__scaling=scaling,
             module__input_mean=None if input_statistics is None else input_statistics[0],
             module__input_scale=None if input_statistics is None else input_statistics[1],

@@ -269,13 +269,8 @@ class ResidualFrontEnd(ConvFrontEnd):
         )
 
     def read(self, X, mask=None, context=None):
-        if context is None:
-            context = (X.new_zeros(X.shape[0], self.reach, X.shape[2]), None)
-        before, contexts = context
-        steps = torch.cat([before, X], dim=1)
-        n_windows = (X.shape[1] - self.window) // self.stride + 1
-        following = self.reach + n_windows * self.stride
-        before = steps[:, following - self.reach : following]
+        before, contexts = context or (None, None)
+        steps, before = self._after_earlier_steps(X, before)
         steps = steps.transpose(1, 2)
         h = torch.cat(
             [
@@ -292,6 +287,22 @@ class ResidualFrontEnd(ConvFrontEnd):
         for i, block in enumerate(self.blocks):
             h, contexts[i] = block(h, mask, contexts[i])
         return h.transpose(1, 2), (before, contexts)
+
+    def _after_earlier_steps(self, X, before):
+        """``X`` after the ``reach`` input steps before it, and those of the next part.
+
+        ``before`` holds the steps before ``X`` (None: zeros, a series' start);
+        the next part starts at the window after the last one ``X`` fills. A
+        one-scale stem reads no earlier step and gets ``X`` itself, uncopied.
+        """
+        if not self.reach:
+            return X, None
+        if before is None:
+            before = X.new_zeros(X.shape[0], self.reach, X.shape[2])
+        steps = torch.cat([before, X], dim=1)
+        n_windows = (X.shape[1] - self.window) // self.stride + 1
+        following = self.reach + n_windows * self.stride
+        return steps, steps[:, following - self.reach : following]
 
 
 FRONTENDS = {
