@@ -17,9 +17,8 @@ def stem():
     torch.manual_seed(0)
     stem = ResidualFrontEnd(n_features=2, window=4, channels=8, scales=(1, 2, 4))
     stem.train()
-    stem(
-        torch.randn(5, 40, 2), torch.tensor([40, 33, 20, 9, 40])
-    )  # batch-norm statistics
+    # A training pass, so the batch norms have statistics to evaluate with.
+    stem(torch.randn(5, 40, 2), torch.tensor([40, 33, 20, 9, 40]))
     return stem.eval()
 
 
@@ -51,9 +50,8 @@ def test_reading_in_parts_equals_reading_whole(stem):
 def test_a_window_reads_nothing_after_its_span(stem):
     X = torch.randn(1, 38, 2)
     changed = X.clone()
-    changed[:, 20:] += (
-        5.0  # window t spans steps [2t, 2t + 4): windows 0-8 end by step 20
-    )
+    # Window t spans steps [2t, 2t + 4): windows 0-8 end by step 20.
+    changed[:, 20:] += 5.0
     with torch.no_grad():
         before, _ = stem.read(X)
         after, _ = stem.read(changed)
