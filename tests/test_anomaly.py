@@ -185,15 +185,24 @@ def test_nearest_sets_the_threshold_from_states_away_from_their_own(monkeypatch)
     # would make nearly every new step an anomaly.
     assert np.concatenate(own).max() < 1e-3 < detector.threshold_
     # By hand: the nearest bank state of another sequence, or of the same
-    # sequence more than segment_length (50) steps away.
+    # sequence at least a quarter of segment_length (50) steps away.
     states = detector.hidden_states(X)
     bank = detector.state_bank_
     step = 120
     z = (states[1][step] - detector.state_mean_) / detector.state_scale_
     owner, position = np.repeat([0, 1, 2], 400), np.tile(np.arange(400), 3)
-    allowed = (owner != 1) | (np.abs(position - step) >= 50)
+    allowed = (owner != 1) | (np.abs(position - step) >= 50 / 4)
     expected = np.linalg.norm(bank[allowed] - z, axis=1).min()
     assert held_out[1][step] == pytest.approx(expected, rel=1e-4)
+    # One sequence alone: the states of its own a period (25) away count,
+    # those closer than a quarter of segment_length do not.
+    single = clone(detector).fit(X[:1])
+    held_out = skhidden.anomaly._training_scores(single, X[:1], np.array([400]))
+    z = (single.hidden_states(X[:1])[0] - single.state_mean_) / single.state_scale_
+    distances = np.linalg.norm(single.state_bank_[None] - z[:, None], axis=2)
+    away = np.abs(np.arange(400)[:, None] - np.arange(400)) >= 50 / 4
+    expected = np.where(away, distances, np.inf).min(axis=1)
+    np.testing.assert_allclose(held_out[0], expected, rtol=1e-4, atol=1e-6)
     # With segment_length=None only other sequences count.
     whole = clone(detector).set_params(segment_length=None).fit(X)
     alone = clone(detector).set_params(segment_length=None).fit(X[:1])
