@@ -219,6 +219,23 @@ def _training_scores(detector, X, lengths):
     return scores
 
 
+def _check_causal(detector):
+    """Refuse the settings under which a step's score would read its future."""
+    if detector.bidirectional:
+        raise ValueError(
+            "HiddenStateAnomalyDetector needs a causal model, but "
+            "bidirectional=True reads every sequence backwards too: a step's "
+            "score would depend on the steps after it. Use bidirectional=False."
+        )
+    if detector.scaling in PER_SEQUENCE:
+        raise ValueError(
+            f"HiddenStateAnomalyDetector needs a causal model, but "
+            f"scaling={detector.scaling!r} standardises each sequence with "
+            "statistics of all its steps: a step's score would depend on the "
+            "steps after it. Use scaling='feature', 'feature_running' or 'none'."
+        )
+
+
 _NEAREST = ("state_mean_", "state_scale_", "state_bank_")
 # The fitted attributes each state-based score reads (in the order
 # nn.scoring.state_scores takes them) and what computes them at fit.
@@ -226,6 +243,15 @@ _STATE_REFERENCE = {
     "distance": (("state_mean_", "state_precision_"), _training_state_statistics),
     "nearest": (_NEAREST, _training_state_bank),
 }
+
+
+def _normality(step_scores):
+    """Each sequence's normality: minus its highest step score."""
+    return -np.array([s.max() for s in step_scores], dtype=np.float64)
+
+
+def _outlier_labels(decision):
+    return np.where(decision < 0, -1, 1)
 
 
 class StepScoreOutlierMixin:
@@ -236,14 +262,14 @@ class StepScoreOutlierMixin:
     sequence, ``score_samples`` (minus the highest step score),
     ``decision_function`` and ``predict``. ``_set_thresholds`` sets
     ``threshold_`` and ``offset_`` from the training scores and
-    ``contamination``.
+    ``contamination``; ``_fit_training_scores(X)`` fits, sets them and
+    returns those scores.
     """
 
     def _set_thresholds(self, scores):
         steps = np.concatenate(scores)
         self.threshold_ = float(np.quantile(steps, 1 - self.contamination))
-        normality = -np.array([s.max() for s in scores], dtype=np.float64)
-        self.offset_ = float(np.quantile(normality, self.contamination))
+        self.offset_ = float(np.quantile(_normality(scores), self.contamination))
 
     def predict_steps(self, X):
         """Label every input step: 1 if its score exceeds ``threshold_``, else 0.
@@ -272,7 +298,7 @@ class StepScoreOutlierMixin:
         scores : ndarray of shape (n_samples,)
             Higher = more normal.
         """
-        return -np.array([s.max() for s in self.score_steps(X)], dtype=np.float64)
+        return _normality(self.score_steps(X))
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers.
@@ -301,7 +327,31 @@ class StepScoreOutlierMixin:
         labels : ndarray of shape (n_samples,)
             -1 where ``decision_function`` is negative, else +1.
         """
-        return np.where(self.decision_function(X) < 0, -1, 1)
+        return _outlier_labels(self.decision_function(X))
+
+    def fit_predict(self, X, y=None):
+        """Fit, then label the training sequences: +1 inlier, -1 outlier.
+
+        The labels come from the training scores that set ``offset_``, so
+        about ``contamination`` of the sequences are outliers, as with
+        scikit-learn's ``IsolationForest`` and ``LocalOutlierFactor``. Under
+        ``anomaly_score="nearest"`` those scores measure each training state
+        away from itself; ``fit(X).predict(X)`` would find every training
+        state in the bank and call every sequence an inlier.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any layout ``fit`` accepts.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        scores = self._fit_training_scores(X)
+        return _outlier_labels(_normality(scores) - self.offset_)
 
 
 @register_estimator
@@ -358,11 +408,11 @@ class HiddenStateAnomalyDetector(
     sequences: the state after each input step forecasts the next step (with
     a front-end: the raw input of the next window). ``score_steps`` then
     gives every input step a score, higher = more anomalous: by default the
-    squared error of the forecast of that step made from the state before
-    it, so a short anomaly that a summary of the whole sequence would
-    average away still stands out where it happens. One long series is a
-    list holding one ``(n_timesteps, n_features)`` array; it is trained on in
-    segments (``segment_length``) and scored whole.
+    distance of the state after that step to the nearest training state (a
+    matrix profile over hidden states), so a short anomaly that a summary of
+    the whole sequence would average away still stands out where it happens.
+    One long series is a list holding one ``(n_timesteps, n_features)``
+    array; it is trained on in segments (``segment_length``) and scored whole.
 
     Every score reads only the steps up to its own (the model is causal), so
     bidirectional models and the per-sequence scalings that read whole
@@ -370,20 +420,20 @@ class HiddenStateAnomalyDetector(
 
     Parameters
     ----------
-    anomaly_score : {"forecast", "distance", "nearest"}, default="forecast"
-        How the states make a step's score. ``"forecast"``: the squared error
-        of the forecast of the step from the previous state (the first step,
-        or the first window's stride of steps with a front-end, is forecast by
-        no state and takes the score of the first forecast step, so only
-        those scores read a later step; a sequence of a single encoder step
-        scores 0). ``"distance"``: the squared Mahalanobis distance of the
-        step's state to the training states (their mean and covariance, with a
-        small ridge), divided by the state size. ``"nearest"``: the Euclidean
+    anomaly_score : {"nearest", "forecast", "distance"}, default="nearest"
+        How the states make a step's score. ``"nearest"``: the Euclidean
         distance of the step's state to the nearest of up to 4096 training
-        states (every k-th), each feature standardised by theirs. With a
-        front-end, a window's score is measured at each input step it covers
-        and a step's score is the mean over the windows that cover it.
-        Compared in ``benchmarks/results/anomaly.md``.
+        states (every k-th), each feature standardised by theirs.
+        ``"forecast"``: the squared error of the forecast of the step from the
+        previous state (the first step, or the first window's stride of steps
+        with a front-end, is forecast by no state and takes the score of the
+        first forecast step, so only those scores read a later step; a
+        sequence of a single encoder step scores 0). ``"distance"``: the
+        squared Mahalanobis distance of the step's state to the training
+        states (their mean and covariance, with a small ridge), divided by
+        the state size. With a front-end, a window's score is measured at each
+        input step it covers and a step's score is the mean over the windows
+        that cover it. Compared in ``benchmarks/results/anomaly.md``.
     contamination : float in (0, 0.5], default=0.01
         Expected share of anomalies in the training data: ``threshold_`` is
         the ``1 - contamination`` quantile of the training steps' scores and
@@ -406,7 +456,9 @@ class HiddenStateAnomalyDetector(
         The training epochs: ``max_epochs``, or what ``"auto"`` chose.
     threshold_ : float
         Step scores above it are anomalies (``predict_steps``); under
-        ``"nearest"`` set from training states measured outside their segment.
+        ``"nearest"`` set from each training state's distance to the training
+        states of other sequences and of its own at least a quarter of
+        ``segment_length`` steps away (its own bank state would give 0).
     offset_ : float
         ``decision_function = score_samples - offset_``; a sequence whose
         decision is negative is an outlier (``predict``).
@@ -454,7 +506,7 @@ class HiddenStateAnomalyDetector(
     def __init__(
         self,
         *,
-        anomaly_score="forecast",
+        anomaly_score="nearest",
         contamination=0.01,
         segment_length=256,
         cell="gru",
@@ -522,22 +574,6 @@ class HiddenStateAnomalyDetector(
     def _network_params(self):
         return {"objective": "next_step"}
 
-    def _check_causal(self):
-        """Refuse the settings under which a step's score would read its future."""
-        if self.bidirectional:
-            raise ValueError(
-                "HiddenStateAnomalyDetector needs a causal model, but "
-                "bidirectional=True reads every sequence backwards too: a step's "
-                "score would depend on the steps after it. Use bidirectional=False."
-            )
-        if self.scaling in PER_SEQUENCE:
-            raise ValueError(
-                f"HiddenStateAnomalyDetector needs a causal model, but "
-                f"scaling={self.scaling!r} standardises each sequence with "
-                "statistics of all its steps: a step's score would depend on the "
-                "steps after it. Use scaling='feature', 'feature_running' or 'none'."
-            )
-
     def fit(self, X, y=None):
         """Train on (mostly) normal sequences and set the thresholds.
 
@@ -554,8 +590,13 @@ class HiddenStateAnomalyDetector(
         -------
         self : HiddenStateAnomalyDetector
         """
+        self._fit_training_scores(X)
+        return self
+
+    def _fit_training_scores(self, X):
+        """Train, set the thresholds and return the training steps' scores."""
         self._validate_params()
-        self._check_causal()
+        _check_causal(self)
         padded, lengths = check_sequences(X)
         for name in {n for names, _ in _STATE_REFERENCE.values() for n in names}:
             vars(self).pop(name, None)
@@ -564,8 +605,9 @@ class HiddenStateAnomalyDetector(
         if self.anomaly_score in _STATE_REFERENCE:
             names, measure = _STATE_REFERENCE[self.anomaly_score]
             vars(self).update(zip(names, measure(self, X, lengths), strict=True))
-        self._set_thresholds(_training_scores(self, X, lengths))
-        return self
+        scores = _training_scores(self, X, lengths)
+        self._set_thresholds(scores)
+        return scores
 
     def score_steps(self, X):
         """Anomaly score of every input step, higher = more anomalous.

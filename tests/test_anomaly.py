@@ -121,10 +121,10 @@ def test_steps_that_no_state_forecasts_take_the_first_forecast_score():
     )  # a single window: no forecast
 
 
-def test_the_default_score_is_the_forecast_error():
-    # "nearest" ranks anomalies better (benchmarks/results/anomaly.md) but
-    # its thresholds do not yet follow contamination: see the README.
-    assert HiddenStateAnomalyDetector().anomaly_score == "forecast"
+def test_the_default_score_is_the_nearest_training_state():
+    # It ranked anomalies ahead of "forecast" on every tuning series and seed
+    # (benchmarks/results/anomaly.md).
+    assert HiddenStateAnomalyDetector().anomaly_score == "nearest"
 
 
 @pytest.mark.parametrize("score", SCORES)
@@ -228,8 +228,13 @@ def test_outlier_api_signs_and_contamination(score):
     if score == "forecast":
         assert np.sum(predicted == -1) == 6  # 10 % of the training sequences
     else:  # from held-out scores: the training sequences themselves score lower
-        assert np.sum(predicted == -1) <= 6
-    np.testing.assert_array_equal(detector.fit_predict(X), predicted)
+        assert np.sum(predicted == -1) < 6
+    # fit_predict labels the training sequences from the scores that set
+    # offset_: 10 % of them are outliers whichever the score.
+    labels = clone(detector).fit_predict(X)
+    assert np.sum(labels == -1) == 6
+    if score == "forecast":
+        np.testing.assert_array_equal(labels, predicted)
     odd = X[:1].copy()
     odd[0, 7] += 25.0
     assert detector.score_samples(odd)[0] < scores[0]
