@@ -59,6 +59,31 @@ MAX_BATCH_VALUES = 2**23
 _GATES = {"LSTM": 4, "GRU": 3}
 
 
+def _members(module):
+    """The networks of a module: an ensemble's members, or the module itself."""
+    return getattr(module, "members", [module])
+
+
+def _is_causal(module):
+    """Whether every output of ``module`` reads past steps only."""
+    try:
+        for member in _members(module):
+            check_causal(member)
+    except ValueError:
+        return False
+    return True
+
+
+def _prefix_ends(length, frontend):
+    """One past the last input step each encoder step has read, in order.
+
+    Encoder step ``t`` reads input steps ``[t * stride, t * stride + window)``
+    (``plotting.window_spans``), cut at the sequence's end.
+    """
+    starts = np.arange(0, length, frontend.stride)
+    return np.minimum(starts + frontend.window, length)
+
+
 def _encoder_lengths(lengths, stride):
     """Encoder steps per sequence: input steps, or windows of a front-end."""
     return -(-lengths // stride)
@@ -367,8 +392,9 @@ class InferenceMixin:
         check_is_fitted(self, "net_")
         module = self.net_.module_
         try:
-            for member in getattr(module, "members", [module]):
-                check_causal(member)
+            if not _is_causal(module):
+                return None
+            for member in _members(module):
                 member.aggregation.check_running()
         except ValueError:
             return None
@@ -395,8 +421,10 @@ class InferenceMixin:
         A sequence that has ended keeps its final value up to the longest
         sequence's length.
         """
-
+        check_is_fitted(self, "net_")
         self._check_stepwise("Staged outputs")
+        if not _is_causal(self.net_.module_):
+            return _staged_by_prefixes(self, X, combine)
 
         def compute(module, Xb, lengths):
             return combine(*module.staged(Xb, lengths))
@@ -405,15 +433,67 @@ class InferenceMixin:
         n_samples, parts = self._validated(X)
         batches = []
         self._run(batching, parts, compute, lambda *b: batches.append(b), per_step=True)
-        n_steps = max(int(step_lengths.max()) for _, _, step_lengths in batches)
-        first = batches[0][1]
-        staged = np.empty((n_samples, n_steps) + first.shape[2:], first.dtype)
-        steps = np.arange(n_steps)
-        for index, values, step_lengths in batches:
-            if step_lengths.min() == n_steps:
-                staged[index] = values[:, :n_steps]  # no sequence ended early
-                continue
-            # Each sequence's own last valid step, held to the longest length.
-            held = np.minimum(steps, step_lengths[:, None] - 1)
-            staged[index] = values[np.arange(len(values))[:, None], held]
-        return (staged[:, t] for t in steps)
+        return _held_steps(batches, n_samples)
+
+
+def _held_steps(batches, n_samples):
+    """Per-step results of every sequence, one array per step, in input order.
+
+    ``batches`` holds ``(index, values, step_lengths)``: sample indices,
+    values ``(batch, steps, ...)`` and each sequence's valid steps. A
+    sequence that has ended keeps its final value up to the longest
+    sequence's length.
+    """
+    n_steps = max(int(step_lengths.max()) for _, _, step_lengths in batches)
+    first = batches[0][1]
+    staged = np.empty((n_samples, n_steps) + first.shape[2:], first.dtype)
+    steps = np.arange(n_steps)
+    for index, values, step_lengths in batches:
+        if step_lengths.min() == n_steps:
+            staged[index] = values[:, :n_steps]  # no sequence ended early
+            continue
+        # Each sequence's own last valid step, held to the longest length.
+        held = np.minimum(steps, step_lengths[:, None] - 1)
+        staged[index] = values[np.arange(len(values))[:, None], held]
+    return (staged[:, t] for t in steps)
+
+
+def _staged_by_prefixes(estimator, X, combine):
+    """``InferenceMixin._staged`` for a model whose outputs read the future.
+
+    A bidirectional model, or one scaling each sequence by all its steps,
+    has no output that depends on the first steps only, so after each
+    encoder step it reads the input steps that step has read (up to the
+    end of its window) as a sequence of their own: the output is what
+    ``predict`` gives on that prefix. Each sequence costs one read per
+    encoder step, of one group of its prefixes at a time.
+    """
+    module = estimator.net_.module_
+    if any(getattr(m.aggregation, "timesteps", None) is not None
+           for m in _members(module)):
+        raise ValueError(
+            "Staged outputs of a model whose outputs read the future re-read "
+            "every prefix of a sequence, but heads at selected steps "
+            "(aggregation='timesteps') do not exist on the shorter prefixes. "
+            "Use a pooled aggregation, or bidirectional=False with a causal "
+            "scaling."
+        )
+    n_samples, parts = estimator._validated(X)
+    batches = []
+    for start, padded, lengths in parts:
+        for row, length in enumerate(lengths):
+            ends = _prefix_ends(length, module.frontend)
+            # Prefixes in groups of at most MAX_BATCH_VALUES input values, so
+            # a long sequence's T / stride prefixes are never all held at once.
+            group = max(1, MAX_BATCH_VALUES // (int(length) * padded.shape[2]))
+            prefixes = [padded[row, :end] for end in ends]
+            outputs = np.concatenate([
+                estimator._head_outputs(prefixes[i : i + group])
+                for i in range(0, len(ends), group)
+            ])
+            outputs = torch.from_numpy(outputs)[None]
+            mask = torch.ones(outputs.shape[:3], dtype=torch.bool)
+            values = combine(outputs, mask).numpy()
+            index, n_steps = np.array([start + row]), np.array([len(ends)])
+            batches.append((index, values, n_steps))
+    return _held_steps(batches, n_samples)

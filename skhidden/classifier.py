@@ -227,9 +227,12 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         Raises
         ------
         ValueError
-            For a bidirectional model, a per-sequence ``scaling`` or a
-            resampled model (``resample_length_`` set), which read every step
-            at once.
+            For a resampled model (``resample_length_`` set), which reads
+            every step at once, or ``aggregation="timesteps"`` on a model
+            whose outputs read the future. Such a model (bidirectional, or
+            a per-sequence ``scaling``) gets each step's output from the
+            input steps that step has read, re-read as a sequence of their
+            own: one read per step instead of one pass.
 
         See Also
         --------

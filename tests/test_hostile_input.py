@@ -31,7 +31,6 @@ from hypothesis import strategies as st
 from sklearn.exceptions import DataConversionWarning
 
 from skhidden import HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer
-from skhidden.nn.scaling import PER_SEQUENCE
 from skhidden.sequences import check_sequences
 
 TINY = dict(hidden_size=4, max_epochs=1, batch_size=4, random_state=0, device="cpu")
@@ -403,12 +402,6 @@ def _methods(estimator):
         if hasattr(estimator, name)
         and not (
             name == "attention_weights" and "attention" not in estimator.aggregation
-        )
-        # Non-causal models refuse staged outputs by design (tested in
-        # test_intermediate_outputs).
-        and not (
-            name.startswith("staged")
-            and (estimator.bidirectional or estimator.scaling in PER_SEQUENCE)
         )
     ]
 

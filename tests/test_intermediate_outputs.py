@@ -14,6 +14,7 @@ import pytest
 from conftest import make_sequences
 from sklearn.model_selection import GridSearchCV
 
+import skhidden._inference
 from skhidden import HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer
 
 TINY = dict(hidden_size=4, max_epochs=3, lr=0.02, random_state=0, device="cpu", frontend="none")
@@ -117,24 +118,69 @@ def test_staged_regression_matches_predict_for_one_and_several_targets(ragged):
         np.testing.assert_allclose(staged[-1], reg.predict(X), rtol=1e-6, atol=1e-7)
 
 
-def test_staged_refuses_bidirectional_models_at_the_call(ragged):
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"bidirectional": True},
+        {"bidirectional": True, "frontend": "resnet", "n_networks": 2},
+        {"scaling": "sequence_level", "aggregation": ("mean", "attention")},
+    ],
+)
+def test_staged_outputs_of_a_model_reading_the_future_come_from_prefixes(
+    ragged, params
+):
+    # Such a model has no output that depends on the first steps only: step t
+    # is predict_proba on the input steps it has read (to its window's end).
     X, y = ragged
-    clf = HiddenStateClassifier(bidirectional=True, **TINY).fit(X, y)
-    with pytest.raises(ValueError, match="bidirectional"):
-        clf.staged_predict_proba(X)
-    with pytest.raises(ValueError, match="bidirectional"):
-        clf.staged_predict(X)
+    clf = HiddenStateClassifier(**{**TINY, **params}).fit(X, y)
+    frontend = clf.net_.module_.frontend
+    staged = list(clf.staged_predict_proba(X))
+    assert len(staged) == max(-(-len(x) // frontend.stride) for x in X)
+    for t in range(len(staged)):
+        ends = [min(t * frontend.stride + frontend.window, len(x)) for x in X]
+        expected = clf.predict_proba([x[:end] for x, end in zip(X, ends, strict=True)])
+        np.testing.assert_allclose(staged[t], expected, rtol=1e-6, atol=1e-6)
+    labels = list(clf.staged_predict(X))
+    np.testing.assert_array_equal(labels[1], clf.classes_[staged[1].argmax(axis=1)])
 
 
-@pytest.mark.parametrize("scaling", ["sequence", "sequence_level", "feature_sequence"])
-def test_staged_refuses_per_sequence_scaling_at_the_call(ragged, scaling):
+def test_staged_regression_of_a_bidirectional_model_comes_from_prefixes(
+    ragged, monkeypatch
+):
     X, y = ragged
-    clf = HiddenStateClassifier(**{**TINY, "scaling": scaling}).fit(X, y)
-    with pytest.raises(ValueError, match=f"scaling='{scaling}'"):
+    reg = HiddenStateRegressor(bidirectional=True, **TINY).fit(X, y.astype(float))
+    staged = list(reg.staged_predict(X))
+    np.testing.assert_allclose(staged[2], reg.predict([x[:3] for x in X]), rtol=1e-6)
+    np.testing.assert_allclose(staged[-1], reg.predict(X), rtol=1e-6)
+    # Under a small memory cap the prefixes are read a few at a time.
+    monkeypatch.setattr(skhidden._inference, "MAX_BATCH_VALUES", 30)
+    for capped, whole in zip(reg.staged_predict(X), staged, strict=True):
+        np.testing.assert_allclose(capped, whole, rtol=1e-6)
+
+
+def test_reading_every_prefix_equals_the_one_pass_on_a_causal_model(ragged):
+    # The prefix path that non-causal models take, run on a causal model,
+    # gives the one-pass staged outputs.
+    from skhidden._inference import _staged_by_prefixes
+    from skhidden.classifier import _mean_proba
+
+    X, y = ragged
+    for strategy in ("max", "attention"):
+        clf = HiddenStateClassifier(aggregation=strategy, **TINY).fit(X, y)
+        one_pass = list(clf.staged_predict_proba(X))
+        by_prefixes = list(_staged_by_prefixes(clf, X, _mean_proba))
+        assert len(by_prefixes) == len(one_pass)
+        for a, b in zip(one_pass, by_prefixes, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_staged_refuses_heads_at_steps_on_a_model_reading_the_future(ragged):
+    X, y = ragged
+    clf = HiddenStateClassifier(
+        bidirectional=True, aggregation="timesteps", timesteps=[0.5, 1.0], **TINY
+    ).fit(X, y)
+    with pytest.raises(ValueError, match="timesteps"):
         clf.staged_predict_proba(X)
-    reg = HiddenStateRegressor(**{**TINY, "scaling": scaling}).fit(X, y.astype(float))
-    with pytest.raises(ValueError, match="causal"):
-        next(reg.staged_predict(X))
 
 
 # --------------------------------------------------------- attention weights
