@@ -205,12 +205,9 @@ class HiddenStateRegressor(StagedStreamMixin, RegressorMixin, BaseHiddenState):
         Raises
         ------
         ValueError
-            For a resampled model (``resample_length_`` set), which reads
-            every step at once, or ``aggregation="timesteps"`` on a model
-            whose outputs read the future. Such a model (bidirectional, or
-            a per-sequence ``scaling``) gets each step's output from the
-            input steps that step has read, re-read as a sequence of their
-            own: one read per step instead of one pass.
+            As :meth:`HiddenStateClassifier.staged_predict_proba` does: for
+            a resampled model, or heads at selected steps on a model whose
+            outputs read the future (which re-reads every prefix instead).
 
         See Also
         --------
