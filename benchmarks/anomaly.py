@@ -65,7 +65,7 @@ from _common import RESULTS, environment, machine_line, markdown_table  # noqa: 
 from _panel_data import TUNING, load_panel_set  # noqa: E402
 
 from skhidden import HiddenStateAnomalyDetector, HiddenStateTransformer  # noqa: E402
-from skhidden.metrics import ucr_score, vus_pr  # noqa: E402
+from skhidden.metrics import _anomaly_ranges, ucr_score, vus_pr  # noqa: E402
 
 VUS_WINDOW = 100
 UCR_SETS = ["GunPoint", "ECG5000", "Coffee", "ItalyPowerDemand", "ArrowHead"]
@@ -257,8 +257,7 @@ def evaluate_flags(labels, flags):
     """Share of normal steps flagged, and labelled anomalies with a flagged step."""
     if flags is None:
         return {}
-    edges = np.diff(np.concatenate([[0], labels, [0]]))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    starts, stops = _anomaly_ranges(labels)
     caught = sum(bool(flags[a:b].any()) for a, b in zip(starts, stops, strict=True))
     return {"false_alarms": float(flags[labels == 0].mean()),
             "caught": f"{caught}/{len(starts)}"}

@@ -74,14 +74,15 @@ def _is_causal(module):
     return True
 
 
-def _prefix_ends(length, frontend):
-    """One past the last input step each encoder step has read, in order.
+def _window_spans(frontend, n_steps):
+    """``(starts, stops)``: the input steps each encoder step reads.
 
-    Encoder step ``t`` reads input steps ``[t * stride, t * stride + window)``
-    (``plotting.window_spans``), cut at the sequence's end.
+    Encoder step ``t`` reads input steps ``[t * stride, t * stride + window)``,
+    cut at the sequence's end (``stops`` exclusive); see
+    ``plotting.window_spans``.
     """
-    starts = np.arange(0, length, frontend.stride)
-    return np.minimum(starts + frontend.window, length)
+    starts = np.arange(0, n_steps, frontend.stride)
+    return starts, np.minimum(starts + frontend.window, n_steps)
 
 
 def _encoder_lengths(lengths, stride):
@@ -391,9 +392,9 @@ class InferenceMixin:
         """
         check_is_fitted(self, "net_")
         module = self.net_.module_
+        if not _is_causal(module):
+            return None
         try:
-            if not _is_causal(module):
-                return None
             for member in _members(module):
                 member.aggregation.check_running()
         except ValueError:
@@ -482,7 +483,7 @@ def _staged_by_prefixes(estimator, X, combine):
     batches = []
     for start, padded, lengths in parts:
         for row, length in enumerate(lengths):
-            ends = _prefix_ends(length, module.frontend)
+            _, ends = _window_spans(module.frontend, length)
             # Prefixes in groups of at most MAX_BATCH_VALUES input values, so
             # a long sequence's T / stride prefixes are never all held at once.
             group = max(1, MAX_BATCH_VALUES // (int(length) * padded.shape[2]))

@@ -28,6 +28,8 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._inference import _window_spans
+from .metrics import _anomaly_ranges
 from .nn.aggregation import timestep_indices
 from .sequences import check_sequences
 
@@ -92,8 +94,7 @@ def _spans(frontend, n_steps, length=None):
     input steps are read as they are.
     """
     read = n_steps if length is None else length
-    starts = np.arange(0, read, frontend.stride)
-    stops = np.minimum(starts + frontend.window, read)
+    starts, stops = _window_spans(frontend, read)
     if length is None:
         return starts, stops
     # Read step j lies at input position j * (n_steps - 1) / (length - 1).
@@ -425,10 +426,7 @@ def plot_strategy_comparison(cv_results, *, param=None, ax=None):
 
 def _anomaly_spans(labels):
     """``(start, stop)`` of each run of 1 in a 0/1 array, ``stop`` exclusive."""
-    edges = np.diff(np.concatenate([[0], labels, [0]]))
-    return list(
-        zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)
-    )
+    return list(zip(*_anomaly_ranges(labels), strict=True))
 
 
 def _check_step_arrays(series, scores, labels, threshold):
