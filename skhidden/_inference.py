@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._threads import torch_threads
 from .nn.network import check_causal
-from .nn.streaming import final_outputs
+from .nn.streaming import final_outputs, no_outputs
 from .sequences import (
     check_sequences,
     check_timesteps,
@@ -462,39 +462,106 @@ def _held_steps(batches, n_samples):
 def _staged_by_prefixes(estimator, X, combine):
     """``InferenceMixin._staged`` for a model whose outputs read the future.
 
-    A bidirectional model, or one scaling each sequence by all its steps,
-    has no output that depends on the first steps only, so after each
-    encoder step it reads the input steps that step has read (up to the
-    end of its window) as a sequence of their own: the output is what
-    ``predict`` gives on that prefix. Each sequence costs one read per
+    Each sequence goes through a ``PrefixStream`` whole: one read per
     encoder step, of one group of its prefixes at a time.
     """
-    module = estimator.net_.module_
-    if any(getattr(m.aggregation, "timesteps", None) is not None
-           for m in _members(module)):
-        raise ValueError(
-            "Staged outputs of a model whose outputs read the future re-read "
-            "every prefix of a sequence, but heads at selected steps "
-            "(aggregation='timesteps') do not exist on the shorter prefixes. "
-            "Use a pooled aggregation, or bidirectional=False with a causal "
-            "scaling."
-        )
     n_samples, parts = estimator._validated(X)
     batches = []
     for start, padded, lengths in parts:
         for row, length in enumerate(lengths):
-            _, ends = _window_spans(module.frontend, length)
-            # Prefixes in groups of at most MAX_BATCH_VALUES input values, so
-            # a long sequence's T / stride prefixes are never all held at once.
-            group = max(1, MAX_BATCH_VALUES // (int(length) * padded.shape[2]))
-            prefixes = [padded[row, :end] for end in ends]
-            outputs = np.concatenate([
-                estimator._head_outputs(prefixes[i : i + group])
-                for i in range(0, len(ends), group)
-            ])
-            outputs = torch.from_numpy(outputs)[None]
-            mask = torch.ones(outputs.shape[:3], dtype=torch.bool)
-            values = combine(outputs, mask).numpy()
-            index, n_steps = np.array([start + row]), np.array([len(ends)])
+            stream = PrefixStream(estimator)
+            series = torch.from_numpy(padded[row : row + 1, :length])
+            first, first_mask = stream.update(series)
+            last, last_mask = stream.finish()
+            outputs = torch.cat([first, last], dim=1)
+            values = combine(outputs, torch.cat([first_mask, last_mask], dim=1)).numpy()
+            index, n_steps = np.array([start + row]), np.array([outputs.shape[1]])
             batches.append((index, values, n_steps))
     return _held_steps(batches, n_samples)
+
+
+class PrefixStream:
+    """Outputs after each window, for a model whose outputs read the future.
+
+    A bidirectional model, or one scaling each sequence by all its steps,
+    has no output that depends on the first steps only. After each encoder
+    step this reads the input steps that step has read (up to the end of
+    its window) as a sequence of its own, so the output is what ``predict``
+    gives on that prefix. Used by the staged outputs and ``stream()`` of
+    such models, with ``StagedStream``'s interface: it keeps every step read
+    and each window costs one read of its prefix, so time and memory grow
+    with the series.
+
+    Parameters
+    ----------
+    estimator : fitted skhidden estimator with heads
+        Its ``_head_outputs`` reads the prefixes.
+
+    Raises
+    ------
+    ValueError
+        For heads at selected steps (``aggregation="timesteps"``), which do
+        not exist on the shorter prefixes.
+    """
+
+    def __init__(self, estimator):
+        module = estimator.net_.module_
+        if any(getattr(m.aggregation, "timesteps", None) is not None
+               for m in _members(module)):
+            raise ValueError(
+                "The outputs of a model whose outputs read the future come from "
+                "re-reading every prefix of a series, but heads at selected steps "
+                "(aggregation='timesteps') do not exist on the shorter prefixes. "
+                "Use a pooled aggregation, or bidirectional=False with a causal "
+                "scaling."
+            )
+        self.estimator = estimator
+        self._frontend = module.frontend
+        self._parts = []
+        self.n_steps = self._n_windows = 0
+
+    def update(self, X):
+        """Read the next steps; outputs after each window they complete.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (1, n_steps, n_features)
+
+        Returns
+        -------
+        outputs : torch.Tensor of shape (1, n_new_windows, n_views, n_outputs)
+        mask : torch.Tensor of shape (1, n_new_windows, n_views), bool
+            All True: every head reads its whole prefix.
+        """
+        self._parts.append(X[0].cpu().numpy())
+        self.n_steps += X.shape[1]
+        starts, _ = _window_spans(self._frontend, self.n_steps)
+        complete = starts + self._frontend.window <= self.n_steps
+        return self._read((starts + self._frontend.window)[complete][self._n_windows :])
+
+    def finish(self):
+        """Outputs after the last windows, which run past the series' end.
+
+        Each of them has read the whole series: one read, repeated.
+        """
+        starts, _ = _window_spans(self._frontend, self.n_steps)
+        ends = np.full(len(starts) - self._n_windows, self.n_steps)
+        return self._read(ends)
+
+    def _read(self, ends):
+        if len(ends) == 0:
+            outputs, mask = no_outputs(_members(self.estimator.net_.module_), 1)
+            return outputs.cpu(), mask.cpu()
+        series = np.concatenate(self._parts) if len(self._parts) > 1 else self._parts[0]
+        self._parts = [series]
+        ends, repeats = np.unique(ends, return_counts=True)
+        # Prefixes in groups of at most MAX_BATCH_VALUES input values, so a
+        # long series' prefixes are never all held at once.
+        group = max(1, MAX_BATCH_VALUES // max(1, series.size))
+        outputs = [
+            self.estimator._head_outputs([series[:end] for end in ends[i : i + group]])
+            for i in range(0, len(ends), group)
+        ]
+        outputs = torch.from_numpy(np.repeat(np.concatenate(outputs), repeats, axis=0))
+        self._n_windows += len(outputs)
+        return outputs[None], torch.ones(outputs.shape[:2], dtype=torch.bool)[None]

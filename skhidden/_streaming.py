@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from ._inference import PrefixStream, _is_causal
 from ._threads import torch_threads
 from .nn.streaming import ScoreStream, StagedStream
 from .sequences import check_steps, check_timesteps
@@ -34,7 +35,11 @@ class SeriesStream:
     not directly. Each chunk costs time in proportion to its length, and the
     memory kept between chunks does not grow with the series (a window of
     steps, the recurrent and convolutional states and one running value per
-    pooling), so a series of any length can be read as it arrives.
+    pooling), so a series of any length can be read as it arrives. The
+    exception is a classifier or regressor whose outputs read the future
+    (bidirectional, per-sequence ``scaling``): its stream keeps the steps
+    read and re-reads them up to each new window's end, as its staged
+    outputs do.
 
     The outputs come in order, each once it is final: a step's (or
     window's) output depends on the steps up to it only, so
@@ -195,6 +200,12 @@ class StagedStreamMixin:
         steps on the whole series; ``finish()`` gives the last windows'. See
         :class:`~skhidden.SeriesStream`.
 
+        A model whose outputs read the future (bidirectional, per-sequence
+        ``scaling``) is streamed as its staged outputs are computed: each
+        window's row is the prediction on the steps read up to that window's
+        end, re-read whole, so the stream keeps the series and each update
+        costs time in proportion to the steps read so far.
+
         Returns
         -------
         stream : SeriesStream
@@ -202,13 +213,14 @@ class StagedStreamMixin:
         Raises
         ------
         ValueError
-            For a model whose outputs read the future (bidirectional,
-            per-sequence ``scaling``) or the whole length (``timesteps`` with
-            fractions or negative steps, a resampled model), before any chunk
-            is read.
+            For a model whose outputs need the whole length (``timesteps``
+            with fractions or negative steps; any ``timesteps`` on a model
+            reading the future; a resampled model), before any chunk is read.
         """
         module = _eval_module(self)
         self._check_stepwise("Streamed outputs")
+        if not _is_causal(module):
+            return SeriesStream(self, PrefixStream(self), self._combine_stream)
         return SeriesStream(self, StagedStream(module), self._combine_stream)
 
 

@@ -186,11 +186,49 @@ def test_long_series_keep_a_bounded_state(data):
 
 
 @pytest.mark.parametrize(
+    "params",
+    [
+        dict(bidirectional=True, frontend="none"),
+        dict(bidirectional=True, frontend="resnet", frontend_window=8, n_networks=2),
+        dict(scaling="sequence", frontend="conv", frontend_window=6,
+             aggregation=("mean", "attention")),
+        dict(scaling="feature_sequence", frontend="none"),
+    ],
+)
+def test_models_reading_the_future_stream_their_staged_outputs(data, params):
+    # Each window's row is predict on the steps up to its end, read whole.
+    X, y, series = data
+    clf = HiddenStateClassifier(**{**TINY, **params}).fit(X, y)
+    reference = _staged(clf.staged_predict_proba, series)
+    _check(clf, series, reference, splits=["1", "7", "random"])
+    stride = clf.net_.module_.frontend.stride
+    window = clf.net_.module_.frontend.window
+    stream = clf.stream()
+    first = stream.update(series[: window + stride])
+    assert len(first) == 2  # the windows ending at or before the steps read
+    np.testing.assert_allclose(
+        first[1], clf.predict_proba([series[: window + stride]])[0], rtol=1e-5
+    )
+    resumed = pickle.loads(pickle.dumps(stream))
+    rest = np.concatenate([resumed.update(series[window + stride :]), resumed.finish()])
+    np.testing.assert_allclose(rest, reference[2:], rtol=1e-5, atol=1e-6)
+
+
+def test_bidirectional_regressor_streams_prefix_predictions(data):
+    X, y, series = data
+    reg = HiddenStateRegressor(bidirectional=True, frontend="none", **TINY)
+    reg.fit(X, y.astype(float))
+    streamed = _streamed(reg, series, "random")
+    np.testing.assert_allclose(streamed[4], reg.predict([series[:5]])[0], rtol=1e-5)
+    np.testing.assert_allclose(streamed[-1], reg.predict([series])[0], rtol=1e-5)
+    assert streamed.shape == (len(series),)
+
+
+@pytest.mark.parametrize(
     "params, match",
     [
-        (dict(bidirectional=True), "bidirectional"),
-        (dict(scaling="sequence"), "scaling='sequence'"),
-        (dict(scaling="feature_sequence"), "statistics of all its steps"),
+        (dict(bidirectional=True, aggregation="timesteps", timesteps=[0]),
+         "do not exist on the shorter prefixes"),
         (dict(aggregation="timesteps", timesteps=[0, -1]), "counted from the end"),
         (dict(aggregation="timesteps", timesteps=[0.5]), "fractions"),
     ],

@@ -33,7 +33,13 @@ from torch.nn import functional as F
 from .network import check_causal
 from .scoring import STATE_SCORES, forecast_errors, overlap_add, state_scores
 
-__all__ = ["EncoderStream", "ScoreStream", "StagedStream", "final_outputs"]
+__all__ = [
+    "EncoderStream",
+    "ScoreStream",
+    "StagedStream",
+    "final_outputs",
+    "no_outputs",
+]
 
 
 class Encoded:
@@ -212,13 +218,21 @@ class StagedStream:
         return torch.cat(outputs, dim=-2), torch.cat(masks, dim=-1)
 
     def _empty(self, X):
-        reference = self.members[0].heads[0].weight
-        batch = 1 if X is None else X.shape[0]
-        n_views = sum(m.aggregation.n_views for m in self.members)
-        n_outputs = reference.shape[0] if self.heads else reference.shape[1]
-        outputs = reference.new_zeros(batch, 0, n_views, n_outputs)
-        mask = torch.zeros(batch, 0, n_views, dtype=torch.bool, device=reference.device)
-        return outputs, mask
+        return no_outputs(self.members, 1 if X is None else X.shape[0], self.heads)
+
+
+def no_outputs(members, batch, heads=True):
+    """Zero windows of outputs ``(batch, 0, n_views, n_outputs)`` and their mask.
+
+    The shapes ``StagedStream`` returns when a part completes no window, for
+    the networks ``members`` (an ensemble's, or one network's).
+    """
+    reference = members[0].heads[0].weight
+    n_views = sum(m.aggregation.n_views for m in members)
+    n_outputs = reference.shape[0] if heads else reference.shape[1]
+    outputs = reference.new_zeros(batch, 0, n_views, n_outputs)
+    mask = torch.zeros(batch, 0, n_views, dtype=torch.bool, device=reference.device)
+    return outputs, mask
 
 
 def final_outputs(module, X, chunk, heads=True):
