@@ -424,13 +424,13 @@ class InferenceMixin:
         """
         check_is_fitted(self, "net_")
         self._check_stepwise("Staged outputs")
+        batching = self._inference_batching()  # a bad value: before any work
         if not _is_causal(self.net_.module_):
             return _staged_by_prefixes(self, X, combine)
 
         def compute(module, Xb, lengths):
             return combine(*module.staged(Xb, lengths))
 
-        batching = self._inference_batching()
         n_samples, parts = self._validated(X)
         batches = []
         self._run(batching, parts, compute, lambda *b: batches.append(b), per_step=True)
@@ -469,13 +469,14 @@ def _staged_by_prefixes(estimator, X, combine):
     batches = []
     for start, padded, lengths in parts:
         for row, length in enumerate(lengths):
-            stream = PrefixStream(estimator)
+            stream = PrefixStream(estimator, int(length))
             series = torch.from_numpy(padded[row : row + 1, :length])
             first, first_mask = stream.update(series)
             last, last_mask = stream.finish()
             outputs = torch.cat([first, last], dim=1)
             values = combine(outputs, torch.cat([first_mask, last_mask], dim=1)).numpy()
             index, n_steps = np.array([start + row]), np.array([outputs.shape[1]])
+            _require_finite(values, index)
             batches.append((index, values, n_steps))
     return _held_steps(batches, n_samples)
 
@@ -487,35 +488,36 @@ class PrefixStream:
     has no output that depends on the first steps only. After each encoder
     step this reads the input steps that step has read (up to the end of
     its window) as a sequence of its own, so the output is what ``predict``
-    gives on that prefix. Used by the staged outputs and ``stream()`` of
-    such models, with ``StagedStream``'s interface: it keeps every step read
-    and each window costs one read of its prefix, so time and memory grow
-    with the series.
+    gives on that prefix; heads at selected steps count once the window
+    reaches their step, as in the staged outputs of a causal model (see
+    ``HiddenStateNetwork.prefix_outputs``). Used by the staged outputs and
+    ``stream()`` of such models, with ``StagedStream``'s interface: it keeps
+    every step read and each window costs one read of its prefix, so time
+    and memory grow with the series.
 
     Parameters
     ----------
     estimator : fitted skhidden estimator with heads
-        Its ``_head_outputs`` reads the prefixes.
+        Its ``_stream`` reads the prefixes.
+    length : int, optional
+        Input steps of the whole series where it is known (the staged
+        outputs): selected steps given as fractions or counted from the end
+        are resolved on it. None while it is not (``stream()``).
 
     Raises
     ------
     ValueError
-        For heads at selected steps (``aggregation="timesteps"``), which do
-        not exist on the shorter prefixes.
+        Without ``length``, for selected steps given as fractions or counted
+        from the end.
     """
 
-    def __init__(self, estimator):
+    def __init__(self, estimator, length=None):
         module = estimator.net_.module_
-        if any(getattr(m.aggregation, "timesteps", None) is not None
-               for m in _members(module)):
-            raise ValueError(
-                "The outputs of a model whose outputs read the future come from "
-                "re-reading every prefix of a series, but heads at selected steps "
-                "(aggregation='timesteps') do not exist on the shorter prefixes. "
-                "Use a pooled aggregation, or bidirectional=False with a causal "
-                "scaling."
-            )
-        self.estimator = estimator
+        self._members = _members(module)
+        if length is None:
+            for member in self._members:
+                member.aggregation.check_running()
+        self.estimator, self.length = estimator, length
         self._frontend = module.frontend
         self._parts = []
         self.n_steps = self._n_windows = 0
@@ -531,7 +533,7 @@ class PrefixStream:
         -------
         outputs : torch.Tensor of shape (1, n_new_windows, n_views, n_outputs)
         mask : torch.Tensor of shape (1, n_new_windows, n_views), bool
-            All True: every head reads its whole prefix.
+            The heads that count after each window (see ``mean_over_views``).
         """
         self._parts.append(X[0].cpu().numpy())
         self.n_steps += X.shape[1]
@@ -542,15 +544,16 @@ class PrefixStream:
     def finish(self):
         """Outputs after the last windows, which run past the series' end.
 
-        Each of them has read the whole series: one read, repeated.
+        Each of them has read the whole series: ``predict``'s output, read
+        once and repeated, every head counting.
         """
         starts, _ = _window_spans(self._frontend, self.n_steps)
         ends = np.full(len(starts) - self._n_windows, self.n_steps)
-        return self._read(ends)
+        return self._read(ends, last=True)
 
-    def _read(self, ends):
+    def _read(self, ends, last=False):
         if len(ends) == 0:
-            outputs, mask = no_outputs(_members(self.estimator.net_.module_), 1)
+            outputs, mask = no_outputs(self._members, 1)
             return outputs.cpu(), mask.cpu()
         series = np.concatenate(self._parts) if len(self._parts) > 1 else self._parts[0]
         self._parts = [series]
@@ -558,10 +561,50 @@ class PrefixStream:
         # Prefixes in groups of at most MAX_BATCH_VALUES input values, so a
         # long series' prefixes are never all held at once.
         group = max(1, MAX_BATCH_VALUES // max(1, series.size))
-        outputs = [
-            self.estimator._head_outputs([series[:end] for end in ends[i : i + group]])
-            for i in range(0, len(ends), group)
-        ]
+        outputs = [self._outputs(series, ends[i : i + group])
+                   for i in range(0, len(ends), group)]
         outputs = torch.from_numpy(np.repeat(np.concatenate(outputs), repeats, axis=0))
+        mask = self._counted(len(outputs), last)
         self._n_windows += len(outputs)
-        return outputs[None], torch.ones(outputs.shape[:2], dtype=torch.bool)[None]
+        return outputs[None], mask
+
+    def _outputs(self, series, ends):
+        """``prefix_outputs`` of ``series[:end]`` for each of the sorted ``ends``.
+
+        The prefixes of a series already checked: read without checking
+        them again (a prefix may be shorter than a selected step).
+        """
+        padded = np.zeros((len(ends), ends[-1], series.shape[1]), series.dtype)
+        for row, end in enumerate(ends):
+            padded[row, :end] = series[:end]
+
+        def compute(module, Xb, lengths):
+            whole = None
+            if self.length is not None:
+                whole = torch.full_like(lengths, self.length)
+            return module.prefix_outputs(Xb, lengths, whole)
+
+        outputs = [None] * len(ends)
+
+        def collect(index, values, step_lengths):
+            for i, row in zip(index.tolist(), values, strict=True):
+                outputs[i] = row
+
+        batching = self.estimator._inference_batching()
+        self.estimator._run(batching, [(0, padded, ends)], compute, collect)
+        return np.stack(outputs)
+
+    def _counted(self, n_windows, last):
+        """Which heads count after each of the next windows, ``(1, n, n_views)``."""
+        masks = []
+        for member in self._members:
+            views = member.aggregation
+            if last:
+                masks.append(torch.ones(1, n_windows, views.n_views, dtype=torch.bool))
+            elif self.length is None:
+                masks.append(views.running_mask(self._n_windows, n_windows, 1))
+            else:
+                whole = self._frontend.output_lengths(torch.tensor([self.length]))
+                mask = views.prefix_mask(whole, self._n_windows + n_windows)
+                masks.append(mask[:, self._n_windows :])
+        return torch.cat(masks, dim=-1)

@@ -10,12 +10,14 @@ batch neighbours.
 import copy
 
 import numpy as np
+import torch
 import pytest
 from conftest import make_sequences
 from sklearn.model_selection import GridSearchCV
 
 import skhidden._inference
 from skhidden import HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer
+from skhidden.nn.aggregation import timestep_indices
 
 TINY = dict(hidden_size=4, max_epochs=3, lr=0.02, random_state=0, device="cpu", frontend="none")
 STRATEGIES = ["last", "mean", "max", "attention", "timesteps", ("mean", "attention")]
@@ -94,9 +96,10 @@ def test_staged_predictions_do_not_depend_on_batching(classifiers, ragged):
 
 def test_timesteps_staged_counts_each_head_once_its_step_is_read():
     X, y = make_sequences(n=16, n_steps=8, seed=2)
-    clf = HiddenStateClassifier(aggregation="timesteps", timesteps=[3, 7], **TINY).fit(
-        X, y
-    )
+    # Causal: a head's state is final once its step is read.
+    clf = HiddenStateClassifier(
+        aggregation="timesteps", timesteps=[3, 7], bidirectional=False, **TINY
+    ).fit(X, y)
     staged = _staged_proba(clf, X)
     # Before step 3 the first head reads the current state, so its output moves.
     assert not np.allclose(staged[1], staged[2])
@@ -174,13 +177,31 @@ def test_reading_every_prefix_equals_the_one_pass_on_a_causal_model(ragged):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
-def test_staged_refuses_heads_at_steps_on_a_model_reading_the_future(ragged):
+@pytest.mark.parametrize("timesteps", [[1, 3], [0.5, 1.0], [-3, -1]])
+def test_heads_at_steps_of_a_model_reading_the_future_count_once_reached(
+    ragged, timesteps
+):
+    # After step t each prefix is read alone: a head reads the prefix's state
+    # at its step once t reaches it (the earliest head the current state
+    # before); fractions and steps from the end count on the whole sequence.
     X, y = ragged
     clf = HiddenStateClassifier(
-        bidirectional=True, aggregation="timesteps", timesteps=[0.5, 1.0], **TINY
+        aggregation="timesteps", timesteps=timesteps, n_networks=1, **TINY
     ).fit(X, y)
-    with pytest.raises(ValueError, match="timesteps"):
-        clf.staged_predict_proba(X)
+    assert clf.bidirectional
+    staged = _staged_proba(clf, X)
+    np.testing.assert_allclose(staged[-1], clf.predict_proba(X), rtol=1e-6, atol=1e-7)
+    module = clf.net_.module_.eval()
+    for i in (0, int(np.argmin([len(x) for x in X]))):
+        x = torch.from_numpy(X[i])[None]
+        index = timestep_indices(timesteps, torch.tensor([len(X[i])]))[0].tolist()
+        for t in range(len(X[i])):
+            with torch.no_grad():
+                states = module.hidden_states(x[:, : t + 1], torch.tensor([t + 1]))[0]
+                reached = [j for j, step in enumerate(index) if step <= t] or [0]
+                heads = [module.heads[j](states[min(index[j], t)]) for j in reached]
+                expected = torch.stack([torch.softmax(h, -1) for h in heads]).mean(0)
+            np.testing.assert_allclose(staged[t][i], expected, rtol=1e-5, atol=1e-6)
 
 
 # --------------------------------------------------------- attention weights
@@ -230,9 +251,9 @@ def test_attention_weights_on_a_transformer(ragged):
 @pytest.mark.parametrize(
     "params, state_size",
     [
-        ({}, 4),
+        ({"bidirectional": False}, 4),
         ({"bidirectional": True}, 8),
-        ({"num_layers": 3, "layers": "all"}, 12),
+        ({"num_layers": 3, "layers": "all", "bidirectional": False}, 12),
         ({"num_layers": 2, "layers": "all", "bidirectional": True, "cell": "lstm"}, 16),
     ],
 )

@@ -224,20 +224,34 @@ def test_bidirectional_regressor_streams_prefix_predictions(data):
     assert streamed.shape == (len(series),)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_heads_at_fixed_steps_stream_their_staged_outputs(data, bidirectional):
+    # A head counts once its window is read; bidirectional: on each prefix.
+    X, y, series = data
+    clf = HiddenStateClassifier(
+        bidirectional=bidirectional, frontend="resnet", frontend_window=4,
+        aggregation="timesteps", timesteps=[1, 5], **TINY
+    ).fit(X, y)
+    reference = _staged(clf.staged_predict_proba, series)
+    assert not np.allclose(reference[2], reference[6])  # the second head counts
+    _check(clf, series, reference, splits=["1", "7", "random"])
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(bidirectional=True, aggregation="timesteps", timesteps=[0]),
-         "do not exist on the shorter prefixes"),
-        (dict(aggregation="timesteps", timesteps=[0, -1]), "counted from the end"),
-        (dict(aggregation="timesteps", timesteps=[0.5]), "fractions"),
+        (dict(timesteps=[0, -1], bidirectional=False), "counted from the end"),
+        (dict(timesteps=[0.5], bidirectional=False), "fractions"),
+        (dict(timesteps=[0.5], bidirectional=True), "fractions"),
     ],
 )
 def test_models_that_read_the_whole_series_are_refused_at_stream(data, params, match):
     X, y, _ = data
-    clf = HiddenStateClassifier(frontend="none", **{**TINY, **params}).fit(X, y)
+    clf = HiddenStateClassifier(
+        frontend="none", aggregation="timesteps", **TINY, **params
+    )
     with pytest.raises(ValueError, match=match):
-        clf.stream()
+        clf.fit(X, y).stream()
 
 
 def test_stream_needs_a_fitted_model():

@@ -143,6 +143,28 @@ class Aggregation(nn.Module):
     def check_running(self):
         """Raise ValueError if ``running`` cannot read series in parts."""
 
+    def on_prefix(self, states, lengths, whole_lengths=None):
+        """Views of sequences that are prefixes of longer series.
+
+        What ``prefix`` gives after each sequence's last step, for states
+        that read the future (a bidirectional encoder): each prefix has been
+        read as a sequence of its own. A pooled view is ``forward``'s.
+
+        Parameters
+        ----------
+        states : torch.Tensor of shape (batch, n_steps, state_size)
+            States of the prefixes, zero at padding.
+        lengths : torch.Tensor of shape (batch,)
+            Valid steps per prefix.
+        whole_lengths : torch.Tensor of shape (batch,), optional
+            Valid steps of the whole series; None while it is not known.
+
+        Returns
+        -------
+        views : torch.Tensor of shape (batch, n_views, output_size)
+        """
+        return self(states, lengths)
+
     def prefix_mask(self, lengths, n_steps):
         """Which views count after each step, ``(batch, n_steps, n_views)`` bool."""
         return self.running_mask(0, n_steps, len(lengths), lengths.device)
@@ -370,6 +392,19 @@ class TimestepSelect(Aggregation):
 
     def check_running(self):
         self._fixed_steps()
+
+    def on_prefix(self, states, lengths, whole_lengths=None):
+        """Each view's state at its step once the prefix reaches it, the last before.
+
+        Fractions and steps counted from the end are resolved on
+        ``whole_lengths``; without it (a series read in parts) only fixed
+        steps are allowed. See ``Aggregation.on_prefix``.
+        """
+        if whole_lengths is None:
+            index = self._fixed_steps().to(states.device).expand(len(states), -1)
+        else:
+            index = timestep_indices(self.timesteps, whole_lengths)
+        return _gather_steps(states, torch.minimum(index, (lengths - 1)[:, None]))
 
     def _fixed_steps(self):
         """The selected steps as a tensor; ValueError unless they are fixed steps."""

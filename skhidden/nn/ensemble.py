@@ -89,6 +89,11 @@ class NetworkEnsemble(nn.Module):
         outputs, masks = zip(*(m.staged(X, lengths) for m in self.members), strict=True)
         return self.join(outputs), torch.cat(masks, dim=-1)
 
+    def prefix_outputs(self, X, lengths, whole_lengths=None):
+        """Every member's ``prefix_outputs``, views stacked as in ``forward``."""
+        members = self.members
+        return self.join([m.prefix_outputs(X, lengths, whole_lengths) for m in members])
+
     def attention_pool(self):
         """The first member's ``AttentionPool``; raises ValueError if there is none."""
         return self.members[0].attention_pool()

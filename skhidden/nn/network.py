@@ -200,18 +200,11 @@ class HiddenStateNetwork(nn.Module):
         return self.join_states(layers, X), lengths
 
     def join_states(self, layers, windows):
-        """What the aggregation reads from the encoder's layers and its input.
+        """What the aggregation reads, ``(batch, n_windows, aggregated size)``.
 
-        Parameters
-        ----------
-        layers : list of torch.Tensor of shape (batch, n_windows, state_size)
-            Every layer's states.
-        windows : torch.Tensor of shape (batch, n_windows, frontend.output_size)
-            The front-end's features, zero at padding.
-
-        Returns
-        -------
-        states : torch.Tensor of shape (batch, n_windows, aggregated size)
+        From every layer's states (a list of ``(batch, n_windows,
+        state_size)``) and the front-end's features ``windows``, zero at
+        padding.
         """
         states = torch.cat(layers, dim=-1) if self.all_layers else layers[-1]
         if self.with_frontend:
@@ -262,6 +255,18 @@ class HiddenStateNetwork(nn.Module):
         states, lengths = self.encode(X, lengths)
         outputs = self._heads(self.aggregation.prefix(states, lengths))
         return outputs, self.aggregation.prefix_mask(lengths, states.shape[1])
+
+    def prefix_outputs(self, X, lengths, whole_lengths=None):
+        """Head outputs ``(batch, n_views, n_outputs)`` on prefixes, each read alone.
+
+        What ``staged`` gives after a prefix's last step, for a model whose
+        outputs read the future (see ``Aggregation.on_prefix``);
+        ``whole_lengths``: input steps of each whole series, None if unknown.
+        """
+        states, lengths = self.encode(X, lengths)
+        if whole_lengths is not None:
+            whole_lengths = self.frontend.output_lengths(whole_lengths)
+        return self._heads(self.aggregation.on_prefix(states, lengths, whole_lengths))
 
     def attention_pool(self):
         """The aggregation's ``AttentionPool`` (alone or inside a tuple).
