@@ -93,7 +93,8 @@ HAND_BATCH = 256
 TARGET = "<= 1.05"
 
 # The structure of the network; {} is the estimators' own defaults.
-NO_FRONTEND = dict(frontend="none", scaling="none")
+# The small and medium configs: a one-way recurrent network on the raw steps.
+NO_FRONTEND = dict(frontend="none", scaling="none", bidirectional=False)
 # steps: training steps timed one at a time by the diagnostic.
 TRAINING = {
     "small": dict(n=512, n_steps=24, n_features=1, batch_size=32, epochs=10,

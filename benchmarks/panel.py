@@ -59,8 +59,8 @@ from skhidden.sequences import check_sequences  # noqa: E402
 
 ROWS = os.path.join(RESULTS, "panel_rows.jsonl")
 DEFAULT = "skhidden default"
-FAST = {"n_networks": 1}
-FAST_LABEL = "skhidden fast (n_networks=1)"
+FAST = {"bidirectional": False, "n_networks": 1}
+FAST_LABEL = "skhidden fast (bidirectional=False, n_networks=1)"
 SEARCH = "GridSearchCV(aggregation)"
 SEARCH_GRID = {"aggregation": ["last", "mean", "max", "attention", ("mean", "max")]}
 MINIROCKET = "MiniRocket"
@@ -281,7 +281,10 @@ def write_report(rows, env, output):
         "One torch thread per process, two panel processes at a time on the 2 "
         "cores; the experimental settings (each one row, named by what differs "
         "from the default) often ran beside a third process or the test suite, so "
-        "their fit times read up to about 3x high. "
+        "their fit times read up to about 3x high. The default reads each sequence "
+        "both ways since 2026-12-06; the settings that do not name `bidirectional` "
+        "were run before then and differ from the one-way network "
+        "(bidirectional=False) in what they name. "
         "A setting stopped early covers the sets it reached: compare its means "
         "with the default's on those sets, not on the whole half.\n",
     ]

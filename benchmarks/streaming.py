@@ -54,7 +54,9 @@ params = dict(hidden_size=8, max_epochs=1, frontend=frontend, device="cpu",
 if kind == "detector":
     model = HiddenStateAnomalyDetector(**params).fit(X)
 else:
-    model = HiddenStateClassifier(aggregation="attention", **params)
+    # One-way: a bidirectional model's stream re-reads each prefix.
+    model = HiddenStateClassifier(aggregation="attention", bidirectional=False,
+                                  **params)
     model.fit(X, np.arange(8) % 2)
 stream = model.stream()
 seconds, rows, peak_first = 0.0, 0, None

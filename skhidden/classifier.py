@@ -26,6 +26,11 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
     ``"timesteps"``, their probabilities averaged). Training runs through
     skorch; the trained net is kept as ``net_``.
 
+    The default network is a residual convolutional stem under a
+    bidirectional GRU, two such networks averaged. A step's state then reads
+    the steps after it too, so the staged outputs and :meth:`stream` re-read
+    each prefix; ``bidirectional=False`` is causal and reads them in one pass.
+
     Parameters
     ----------
     %(shared_parameters)s
@@ -82,7 +87,7 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         cell="gru",
         hidden_size=64,
         num_layers=1,
-        bidirectional=False,
+        bidirectional=True,
         dropout=0.0,
         aggregation="max",
         timesteps=None,

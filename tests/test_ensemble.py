@@ -100,7 +100,8 @@ def test_ensemble_states_weights_and_stages_keep_their_meaning(ragged):
     X, y = ragged
     clf = HiddenStateClassifier(n_networks=2, aggregation="attention", **TINY).fit(X, y)
     states = clf.hidden_states(X)
-    assert [s.shape for s in states] == [((len(x) + 1) // 2, 12) for x in X]
+    # Two networks of 6 units each way (the default reads both ways).
+    assert [s.shape for s in states] == [((len(x) + 1) // 2, 2 * 2 * 6) for x in X]
     weights = clf.attention_weights(X)
     np.testing.assert_allclose([w.sum() for w in weights], 1.0, rtol=1e-5)
     staged = np.stack(list(clf.staged_predict_proba(X)))

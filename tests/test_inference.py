@@ -206,18 +206,18 @@ def test_an_ensembles_step_values_count_what_its_members_hold_at_once():
 
 
 def test_the_default_batch_is_not_capped_for_the_common_case():
-    # Two GRUs of 64 units (the default ensemble), one after the other, over
-    # 150 steps (3 features, no front-end): 256 sequences fit under the step
-    # cap, so "auto" means 256 sequences.
+    # Two GRUs of 64 units each way (the default ensemble), one after the
+    # other, over 150 steps (3 features, no front-end): 128 sequences fit
+    # under the step cap, so "auto" means 128 sequences.
     X, y = make_sequences(n=8, n_steps=150, n_features=3)
     params = {**TINY, "hidden_size": 64}
     clf = HiddenStateClassifier(
         frontend="none", scaling="none", aggregation="last", **params
     ).fit(X, y)
-    assert inference.step_values(clf.net_.module_) == 3 * 64 + 2 * 3
+    assert inference.step_values(clf.net_.module_) == 2 * 3 * 64 + 2 * 3
     size, max_steps = clf._inference_batching()
-    assert size == inference.auto_batch_size(clf.net_.module_) == 256
-    assert max_steps >= 256 * 150
+    assert size == inference.auto_batch_size(clf.net_.module_) == 128
+    assert max_steps >= 128 * 150
 
 
 @pytest.mark.parametrize(
@@ -239,7 +239,7 @@ def test_auto_batches_hold_about_the_same_state_values(
 def test_auto_batches_of_a_small_model_are_larger(sequences):
     X, y = sequences
     clf = HiddenStateClassifier(**{**TINY, "hidden_size": 16}).fit(X, y)
-    assert clf._inference_batching()[0] == 1024
+    assert clf._inference_batching()[0] == 512  # 16 units each way
     clf.set_params(inference_batch_size=7)
     assert clf._inference_batching()[0] == 7
 
@@ -262,7 +262,7 @@ def test_inference_threads_follow_the_inference_batch(fitted, ragged, monkeypatc
     assert sizes == [7]
     clf.predict(X)
     assert sizes == [7, len(X)]
-    assert step_work(clf, batch_size=256) == 256 * 3 * 6**2
+    assert step_work(clf, batch_size=256) == 256 * 3 * 6**2 * 2  # both ways
 
 
 # --------------------------------------------------------------- batch plans
@@ -342,7 +342,9 @@ def test_a_sequence_too_long_for_one_batch_is_read_in_chunks(monkeypatch, params
     rng = np.random.default_rng(0)
     X = [rng.normal(size=(n, 2)).astype(np.float32) for n in (700, 40, 333, 9)]
     y = np.array([0, 1, 0, 1])
-    tiny = dict(hidden_size=6, max_epochs=2, random_state=0, frontend_window=4)
+    # Causal: a model reading both ways reads a sequence whole.
+    tiny = dict(hidden_size=6, max_epochs=2, random_state=0, frontend_window=4,
+                bidirectional=False)
     clf = HiddenStateClassifier(**tiny, **params).fit(X, y)
     features = HiddenStateTransformer(**tiny, **params).fit(X, y)
     whole = clf.predict_proba(X), features.transform(X)
