@@ -462,23 +462,87 @@ def _held_steps(batches, n_samples):
 def _staged_by_prefixes(estimator, X, combine):
     """``InferenceMixin._staged`` for a model whose outputs read the future.
 
-    Each sequence goes through a ``PrefixStream`` whole: one read per
-    encoder step, of one group of its prefixes at a time.
+    Every window's prefix of every sequence is read as a sequence of its
+    own (see ``PrefixStream``; the windows past a sequence's end all read
+    it whole, once). Sequences of one length are read together, since
+    their windows and selected steps fall alike, in groups of at most
+    ``MAX_BATCH_VALUES`` input values.
     """
     n_samples, parts = estimator._validated(X)
+    module = estimator.net_.module_
+    frontend, members = module.frontend, _members(module)
     batches = []
     for start, padded, lengths in parts:
-        for row, length in enumerate(lengths):
-            stream = PrefixStream(estimator, int(length))
-            series = torch.from_numpy(padded[row : row + 1, :length])
-            first, first_mask = stream.update(series)
-            last, last_mask = stream.finish()
-            outputs = torch.cat([first, last], dim=1)
-            values = combine(outputs, torch.cat([first_mask, last_mask], dim=1)).numpy()
-            index, n_steps = np.array([start + row]), np.array([outputs.shape[1]])
-            _require_finite(values, index)
-            batches.append((index, values, n_steps))
+        for length in np.unique(lengths).tolist():
+            rows = np.flatnonzero(lengths == length)
+            starts, stops = _window_spans(frontend, length)
+            complete = int((starts + frontend.window <= length).sum())
+            ends, repeats = np.unique(stops, return_counts=True)
+            mask = torch.cat([
+                _views_counted(members, frontend, length, 0, complete),
+                _views_counted(members, frontend, length, complete,
+                               len(starts) - complete, every=True),
+            ], dim=1)
+            kept = np.arange(length) < ends[:, None]  # each prefix's steps
+            size = padded.shape[2] * length * len(ends)
+            n_chunks = min(len(rows), -(-len(rows) * size // MAX_BATCH_VALUES))
+            for chunk in np.array_split(rows, n_chunks):
+                prefixes = padded[chunk, None, :length] * kept[None, :, :, None]
+                read = _read_prefixes(
+                    estimator, prefixes.reshape(-1, length, padded.shape[2]),
+                    np.tile(ends, len(chunk)), length,
+                )
+                read = read.reshape((len(chunk), len(ends)) + read.shape[1:])
+                outputs = torch.from_numpy(np.repeat(read, repeats, axis=1))
+                values = combine(outputs, mask.expand(len(chunk), -1, -1)).numpy()
+                _require_finite(values, start + chunk)
+                n_steps = np.full(len(chunk), len(starts))
+                batches.append((start + chunk, values, n_steps))
     return _held_steps(batches, n_samples)
+
+
+def _read_prefixes(estimator, prefixes, ends, length=None):
+    """``prefix_outputs`` of each of ``prefixes``, ``(n, n_views, n_outputs)``.
+
+    ``prefixes`` ``(n, n_steps, n_features)`` hold prefixes already checked
+    (a prefix may be shorter than a selected step), zero past their
+    ``ends``; ``length``: input steps of their whole series, None if unknown.
+    """
+
+    def compute(module, Xb, lengths):
+        whole = None if length is None else torch.full_like(lengths, length)
+        return module.prefix_outputs(Xb, lengths, whole)
+
+    outputs = [None] * len(ends)
+
+    def collect(index, values, step_lengths):
+        for i, row in zip(index.tolist(), values, strict=True):
+            outputs[i] = row
+
+    parts = [(0, prefixes, ends)]
+    estimator._run(estimator._inference_batching(), parts, compute, collect)
+    return np.stack(outputs)
+
+
+def _views_counted(members, frontend, length, start, n_windows, every=False):
+    """Which heads count after windows ``start .. start + n_windows - 1``.
+
+    ``(1, n_windows, n_views)`` bool: every head with ``every`` (windows past
+    the series' end, which have read it whole), else those whose step has
+    been read, as in the staged outputs of a causal model; ``length``, the
+    series' input steps, is None while it is not known.
+    """
+    masks = []
+    for member in members:
+        views = member.aggregation
+        if every:
+            masks.append(torch.ones(1, n_windows, views.n_views, dtype=torch.bool))
+        elif length is None:
+            masks.append(views.running_mask(start, n_windows, 1))
+        else:
+            whole = frontend.output_lengths(torch.tensor([length]))
+            masks.append(views.prefix_mask(whole, start + n_windows)[:, start:])
+    return torch.cat(masks, dim=-1)
 
 
 class PrefixStream:
@@ -490,34 +554,29 @@ class PrefixStream:
     its window) as a sequence of its own, so the output is what ``predict``
     gives on that prefix; heads at selected steps count once the window
     reaches their step, as in the staged outputs of a causal model (see
-    ``HiddenStateNetwork.prefix_outputs``). Used by the staged outputs and
-    ``stream()`` of such models, with ``StagedStream``'s interface: it keeps
-    every step read and each window costs one read of its prefix, so time
-    and memory grow with the series.
+    ``HiddenStateNetwork.prefix_outputs``). The ``stream()`` of such models,
+    with ``StagedStream``'s interface: it keeps every step read and each
+    window costs one read of its prefix, so time and memory grow with the
+    series. Their staged outputs read the same prefixes, of many sequences
+    at once (``_staged_by_prefixes``).
 
     Parameters
     ----------
     estimator : fitted skhidden estimator with heads
-        Its ``_stream`` reads the prefixes.
-    length : int, optional
-        Input steps of the whole series where it is known (the staged
-        outputs): selected steps given as fractions or counted from the end
-        are resolved on it. None while it is not (``stream()``).
 
     Raises
     ------
     ValueError
-        Without ``length``, for selected steps given as fractions or counted
-        from the end.
+        For selected steps given as fractions or counted from the end, which
+        need the length of the whole series.
     """
 
-    def __init__(self, estimator, length=None):
+    def __init__(self, estimator):
         module = estimator.net_.module_
         self._members = _members(module)
-        if length is None:
-            for member in self._members:
-                member.aggregation.check_running()
-        self.estimator, self.length = estimator, length
+        for member in self._members:
+            member.aggregation.check_running()
+        self.estimator = estimator
         self._frontend = module.frontend
         self._parts = []
         self.n_steps = self._n_windows = 0
@@ -564,47 +623,15 @@ class PrefixStream:
         outputs = [self._outputs(series, ends[i : i + group])
                    for i in range(0, len(ends), group)]
         outputs = torch.from_numpy(np.repeat(np.concatenate(outputs), repeats, axis=0))
-        mask = self._counted(len(outputs), last)
+        mask = _views_counted(
+            self._members, self._frontend, None, self._n_windows, len(outputs), last
+        )
         self._n_windows += len(outputs)
         return outputs[None], mask
 
     def _outputs(self, series, ends):
-        """``prefix_outputs`` of ``series[:end]`` for each of the sorted ``ends``.
-
-        The prefixes of a series already checked: read without checking
-        them again (a prefix may be shorter than a selected step).
-        """
-        padded = np.zeros((len(ends), ends[-1], series.shape[1]), series.dtype)
+        """``prefix_outputs`` of ``series[:end]`` for each of the sorted ``ends``."""
+        prefixes = np.zeros((len(ends), ends[-1], series.shape[1]), series.dtype)
         for row, end in enumerate(ends):
-            padded[row, :end] = series[:end]
-
-        def compute(module, Xb, lengths):
-            whole = None
-            if self.length is not None:
-                whole = torch.full_like(lengths, self.length)
-            return module.prefix_outputs(Xb, lengths, whole)
-
-        outputs = [None] * len(ends)
-
-        def collect(index, values, step_lengths):
-            for i, row in zip(index.tolist(), values, strict=True):
-                outputs[i] = row
-
-        batching = self.estimator._inference_batching()
-        self.estimator._run(batching, [(0, padded, ends)], compute, collect)
-        return np.stack(outputs)
-
-    def _counted(self, n_windows, last):
-        """Which heads count after each of the next windows, ``(1, n, n_views)``."""
-        masks = []
-        for member in self._members:
-            views = member.aggregation
-            if last:
-                masks.append(torch.ones(1, n_windows, views.n_views, dtype=torch.bool))
-            elif self.length is None:
-                masks.append(views.running_mask(self._n_windows, n_windows, 1))
-            else:
-                whole = self._frontend.output_lengths(torch.tensor([self.length]))
-                mask = views.prefix_mask(whole, self._n_windows + n_windows)
-                masks.append(mask[:, self._n_windows :])
-        return torch.cat(masks, dim=-1)
+            prefixes[row, :end] = series[:end]
+        return _read_prefixes(self.estimator, prefixes, ends)
