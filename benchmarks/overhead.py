@@ -21,7 +21,8 @@ detector's ``score_steps``, each against a hand-written loop over the same
 fitted module: ``torch.inference_mode``, contiguous batches of 256 sliced
 from a tensor made once before timing, the same module call
 (``module(X, lengths)``, ``module.features``, ``module.hidden_states``,
-``module.attention_weights``, ``module.staged``,
+``module.attention_weights``, ``module.staged`` (for a model reading the
+future, the module on each window's prefix),
 ``skhidden.nn.scoring.step_scores``), the results turned into what the
 method returns (probabilities, labels, one array per sequence). Outputs are
 checked equal first. Configurations:
@@ -31,7 +32,8 @@ checked equal first. Configurations:
 - ``medium`` (issue 14): GRU 64, last state, ``frontend="none"``,
   ``scaling="none"``, 1000 x 150 x 3;
 - ``default``: one network of ``HiddenStateClassifier()``'s default
-  ensemble (residual front-end, feature scaling, max pooling, GRU 64),
+  ensemble (residual front-end, feature scaling, max pooling, bidirectional
+  GRU 64),
   1000 x 150 x 3; the detector with its own defaults.
 
 Whole fits on a shared machine are noisy, so a diagnostic also times one
@@ -80,6 +82,7 @@ from skhidden import (  # noqa: E402
     HiddenStateTransformer,
 )
 from skhidden._fitting import choose_scaling  # noqa: E402
+from skhidden._inference import _is_causal  # noqa: E402
 from skhidden.nn.losses import HeadAveragedLoss  # noqa: E402
 from skhidden.nn.network import HiddenStateNetwork, mean_over_views  # noqa: E402
 from skhidden.nn.scaling import TRAINING_STATISTICS  # noqa: E402
@@ -286,6 +289,19 @@ def _staged_proba(module, X, lengths):
     return mean_over_views(torch.softmax(outputs.double(), dim=-1), mask)
 
 
+def _prefix_staged_proba(module, X, lengths):
+    """Staged probabilities of a model reading the future (equal lengths).
+
+    What a user would write: each window's prefix read as a sequence of its
+    own, up to the window's end.
+    """
+    frontend, n_steps = module.frontend, X.shape[1]
+    ends = [min(start + frontend.window, n_steps)
+            for start in range(0, n_steps, frontend.stride)]
+    steps = [_proba(module, X[:, :end], torch.full_like(lengths, end)) for end in ends]
+    return torch.stack(steps, dim=1)
+
+
 def _forecast_scores(module, X, lengths):
     return step_scores(module, X, lengths, "forecast")
 
@@ -316,7 +332,8 @@ def inference_pairs(models, X):
         return _hand_loop(c, X_t, lengths, _proba).numpy()
 
     def hand_staged():
-        staged = _hand_loop(c, X_t, lengths, _staged_proba).numpy()
+        call = _staged_proba if _is_causal(c) else _prefix_staged_proba
+        staged = _hand_loop(c, X_t, lengths, call).numpy()
         return _consumed(staged[:, i] for i in range(staged.shape[1]))
 
     def per_sequence(module, call):
