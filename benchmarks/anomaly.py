@@ -17,10 +17,12 @@ Every method is fit on the training series and scores the test series
 only), side by side in one run:
 
 - ``HiddenStateAnomalyDetector(random_state=0)`` as shipped (each state's
-  distance to the nearest training state, no front-end), and with
+  distance to the nearest training state, no front-end, a step scored by the
+  highest of it and the 31 steps after it: ``score_span=32``), the same
+  unpooled (``score_span=1``, the default until 2026-12-06), and with
   ``frontend="resnet"``, ``anomaly_score="forecast"`` (forecast errors; the
-  default until 2026-12-06) without and with ``frontend="resnet"``, and
-  ``anomaly_score="distance"``;
+  default score until 2026-12-06) without and with ``frontend="resnet"``,
+  and ``anomaly_score="distance"``;
 - a last-state-only baseline: a ``HiddenStateTransformer(aggregation="last")``
   (the same GRU, trained the same self-supervised way on windows of the
   training series) reads every sliding window of ``period`` steps and keeps
@@ -74,9 +76,11 @@ N_INSERTED = 3
 TARGET_STEPS = 3000  # about this many steps per built test series
 LSTMAD_EPOCHS = 10
 DEFAULT = "skhidden default"
+UNPOOLED = "skhidden default, score_span=1"
 LAST_STATE = "last state only (GRU)"
 SKHIDDEN = {
-    DEFAULT: {},  # anomaly_score="nearest", no front-end
+    DEFAULT: {},  # anomaly_score="nearest", no front-end, score_span=32
+    UNPOOLED: {"score_span": 1},  # each step its own state's score
     "skhidden forecast": {"anomaly_score": "forecast"},
     "skhidden forecast + resnet": {"anomaly_score": "forecast", "frontend": "resnet"},
     "skhidden distance": {"anomaly_score": "distance"},
@@ -379,10 +383,11 @@ def plot_transient(data, scores, path):
 
     _, test, labels, _ = data
     window = slice(3700, 4700)
-    fig, axes = plt.subplots(3, 1, sharex=True, figsize=(8, 5.5))
+    fig, axes = plt.subplots(4, 1, sharex=True, figsize=(8, 7))
     plot_step_scores(
         test[window],
-        {f"{DEFAULT} (every state)": scores[DEFAULT][window],
+        {f"{DEFAULT} (every state, span 32)": scores[DEFAULT][window],
+         f"{UNPOOLED} (every state)": scores[UNPOOLED][window],
          f"{LAST_STATE}, per window": scores[LAST_STATE][window]},
         labels=labels[window],
         ax=axes,
@@ -472,7 +477,7 @@ def main(argv=None):
             rows.append(row)
             print(f"[anomaly] {name:18s} {method:24s} VUS-PR {row['vus_pr']:.3f} "
                   f"UCR {row['ucr']} fit {fit_s:.1f}s score {score_s:.1f}s", flush=True)
-            if name == "kdd_tsad_135" and method in (DEFAULT, LAST_STATE):
+            if name == "kdd_tsad_135" and method in (DEFAULT, UNPOOLED, LAST_STATE):
                 kdd_scores[method] = scores
         if name == "kdd_tsad_135":
             plot_transient(data, kdd_scores, os.path.join(args.output,

@@ -303,7 +303,8 @@ def _prefix_staged_proba(module, X, lengths):
 
 
 def _forecast_scores(module, X, lengths):
-    return step_scores(module, X, lengths, "forecast")
+    span = HiddenStateAnomalyDetector().score_span  # the detector's default
+    return step_scores(module, X, lengths, "forecast", span=span)
 
 
 def _consumed(steps):

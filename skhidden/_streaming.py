@@ -54,12 +54,12 @@ class SeriesStream:
       window's last input step arrives; chunks that complete no window
       return zero rows. The last windows of a series run past its end and
       read zeros there; ``finish`` returns them.
-    - Anomaly detector: one score per input step, as ``score_steps``. With
-      overlapping windows a step's score is returned once every window
-      covering it is read (a stride or two of steps later); with
-      ``anomaly_score="forecast"`` the first steps, which no state
-      forecasts, wait for the first forecast step's score. ``finish``
-      returns the remaining steps.
+    - Anomaly detector: one score per input step, as ``score_steps``. A
+      step's score is returned once the ``score_span - 1`` steps after it
+      are read and, with overlapping windows, every window covering it
+      (a stride or two of steps more); with ``anomaly_score="forecast"``
+      the first steps, which no state forecasts, wait for the first
+      forecast step's score. ``finish`` returns the remaining steps.
 
     After ``finish`` the stream is closed; a new series needs a new
     ``stream()``. A stream can be pickled (with its estimator) between
@@ -227,8 +227,8 @@ class StagedStreamMixin:
 class ScoreStreamMixin:
     """``stream()`` for the anomaly detector.
 
-    The estimator implements ``_score_options()``: ``(score, reference)``
-    as ``skhidden.nn.scoring.step_scores`` takes them.
+    The estimator implements ``_score_options()``: ``(score, reference,
+    span)`` as ``skhidden.nn.scoring.step_scores`` takes them.
     """
 
     def stream(self):

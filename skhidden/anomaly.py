@@ -36,6 +36,7 @@ from .nn.losses import NextStepLoss
 from .nn.scaling import PER_SEQUENCE
 from .nn.scoring import (
     SCORES,
+    future_max,
     nearest_distances,
     spread_windows,
     state_moments,
@@ -212,6 +213,7 @@ def _training_scores(detector, X, lengths):
         distances = nearest_distances(torch.as_tensor(states), *reference, excluded)
         values = distances.unsqueeze(-1).expand(-1, -1, frontend.window)
         steps, _ = spread_windows(values, frontend.stride, int(lengths[index].max()))
+        steps = future_max(steps, torch.as_tensor(lengths[index]), detector.score_span)
         for row, i in enumerate(index):
             scores[i] = steps[row, : lengths[i]].numpy()
 
@@ -225,14 +227,14 @@ def _check_causal(detector):
         raise ValueError(
             "HiddenStateAnomalyDetector needs a causal model, but "
             "bidirectional=True reads every sequence backwards too: a step's "
-            "score would depend on the steps after it. Use bidirectional=False."
+            "score would depend on every step after it. Use bidirectional=False."
         )
     if detector.scaling in PER_SEQUENCE:
         raise ValueError(
             f"HiddenStateAnomalyDetector needs a causal model, but "
             f"scaling={detector.scaling!r} standardises each sequence with "
-            "statistics of all its steps: a step's score would depend on the "
-            "steps after it. Use scaling='feature', 'feature_running' or 'none'."
+            "statistics of all its steps: a step's score would depend on every "
+            "step after it. Use scaling='feature', 'feature_running' or 'none'."
         )
 
 
@@ -414,9 +416,9 @@ class HiddenStateAnomalyDetector(
     One long series is a list holding one ``(n_timesteps, n_features)``
     array; it is trained on in segments (``segment_length``) and scored whole.
 
-    Every score reads only the steps up to its own (the model is causal), so
-    bidirectional models and the per-sequence scalings that read whole
-    sequences are refused.
+    A step's score reads the steps up to its own and the ``score_span - 1``
+    after it, no further (the network is causal), so bidirectional models and
+    the per-sequence scalings that read whole sequences are refused.
 
     Parameters
     ----------
@@ -445,6 +447,12 @@ class HiddenStateAnomalyDetector(
         long series gives many training sequences per epoch; the recurrent
         state starts afresh at each segment. None trains on whole sequences.
         Scoring always reads whole sequences.
+    score_span : int, default=32
+        A step's score is the highest raw score (``anomaly_score``'s) of it
+        and the ``score_span - 1`` steps after it, the states that have read
+        it: raw scores peak after an anomaly, as the recurrence takes it in,
+        and pooling ahead puts the peak back on it. 1 gives the raw scores;
+        ``stream()`` returns a score ``score_span - 1`` steps late.
     %(shared_parameters)s
     Attributes
     ----------
@@ -498,6 +506,7 @@ class HiddenStateAnomalyDetector(
         "anomaly_score": [StrOptions(set(SCORES))],
         "contamination": [Interval(numbers.Real, 0, 0.5, closed="right")],
         "segment_length": [Interval(numbers.Integral, 2, None, closed="left"), None],
+        "score_span": [Interval(numbers.Integral, 1, None, closed="left")],
     }
     # Fixed, not offered: the network's structure that the scores never read,
     # and the time axis (a score per input step reads every step as it is).
@@ -509,6 +518,7 @@ class HiddenStateAnomalyDetector(
         anomaly_score="nearest",
         contamination=0.01,
         segment_length=256,
+        score_span=32,
         cell="gru",
         hidden_size=64,
         num_layers=1,
@@ -540,6 +550,7 @@ class HiddenStateAnomalyDetector(
         self.anomaly_score = anomaly_score
         self.contamination = contamination
         self.segment_length = segment_length
+        self.score_span = score_span
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -624,16 +635,16 @@ class HiddenStateAnomalyDetector(
             ``anomaly_score`` for the first steps).
         """
         check_is_fitted(self, "net_")
-        score, reference = self._score_options()
-        compute = partial(step_scores, score=score, reference=reference)
+        score, reference, span = self._score_options()
+        compute = partial(step_scores, score=score, reference=reference, span=span)
         return self._stream(X, compute, per_step="input", long_sequence=self._long_scores)
 
     def _score_options(self):
-        """``(score, reference)`` for ``nn.scoring.step_scores``."""
+        """``(score, reference, span)`` for ``nn.scoring.step_scores``."""
         names = _STATE_REFERENCE.get(self.anomaly_score, ((), None))[0]
         device = self.net_.device
         reference = tuple(torch.as_tensor(vars(self)[n], device=device) for n in names)
-        return self.anomaly_score, reference or None
+        return self.anomaly_score, reference or None, self.score_span
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,5 +1,7 @@
 """HiddenStateAnomalyDetector: per-step scores, thresholds, outlier API, persistence."""
 
+import copy
+
 import joblib
 import numpy as np
 import pytest
@@ -82,10 +84,12 @@ def test_two_dimensional_input_is_univariate_sequences():
         ("none", "nearest"),
     ],
 )
-def test_a_short_spike_gets_the_peak_score(frontend, score):
+@pytest.mark.parametrize("span", [1, 32])
+def test_a_short_spike_gets_the_peak_score(frontend, score, span):
     detector = HiddenStateAnomalyDetector(
         anomaly_score=score,
         frontend=frontend,
+        score_span=span,
         hidden_size=16,
         max_epochs=15,
         segment_length=100,
@@ -97,7 +101,12 @@ def test_a_short_spike_gets_the_peak_score(frontend, score):
     test = sine(1000, seed=1)
     test[600:603] += 2.0
     scores = detector.score_steps([test])[0]
-    assert 600 <= int(np.argmax(scores)) <= 606
+    # Raw scores peak at the spike or just after it; pooled over the span
+    # ahead, the peak reaches back from there, onto the spike's first step.
+    peak = np.flatnonzero(scores == scores.max())
+    assert 600 - span < peak.min() and peak.max() <= 606
+    if span > 6:  # the raw peak (600 to 606) lies in step 600's span
+        assert scores[600] == scores.max()
     labels = detector.predict_steps([test])[0]
     assert labels[600:606].any()
 
@@ -151,15 +160,48 @@ def test_padding_invariance_with_an_overlapping_frontend():
         )
 
 
+def _ahead(values, span):
+    """By hand: each step's highest score over it and the span - 1 after it."""
+    return np.array([values[i : i + span].max() for i in range(len(values))])
+
+
+@pytest.mark.parametrize("frontend", ["none", "conv"])
+@pytest.mark.parametrize("score", SCORES)
+def test_a_step_takes_the_highest_score_of_the_span_from_it(frontend, score):
+    import skhidden.anomaly
+
+    X = ragged(seed=2)
+    detector = HiddenStateAnomalyDetector(
+        anomaly_score=score, frontend=frontend, frontend_window=4, score_span=5,
+        **TINY,
+    ).fit(ragged())
+    raw = copy.deepcopy(detector).set_params(score_span=1)
+    for pooled, values in zip(detector.score_steps(X), raw.score_steps(X), strict=True):
+        np.testing.assert_allclose(pooled, _ahead(values, 5), rtol=1e-5, atol=1e-6)
+    # The training scores that set threshold_ are pooled alike.
+    lengths = np.array([len(x) for x in ragged()])
+    held_out = skhidden.anomaly._training_scores(detector, ragged(), lengths)
+    raw_held_out = skhidden.anomaly._training_scores(raw, ragged(), lengths)
+    for pooled, values in zip(held_out, raw_held_out, strict=True):
+        np.testing.assert_allclose(pooled, _ahead(values, 5), rtol=1e-5, atol=1e-6)
+    assert detector.threshold_ == pytest.approx(
+        np.quantile(np.concatenate(held_out), 1 - detector.contamination)
+    )
+
+
 @pytest.mark.parametrize("score", ["forecast", "distance"])
 def test_threshold_is_the_training_quantile_of_step_scores(score):
     X = [sine(400, seed=s) for s in range(3)]
     detector = HiddenStateAnomalyDetector(
-        anomaly_score=score, contamination=0.05, **TINY
+        anomaly_score=score, contamination=0.05, score_span=1, **TINY
     ).fit(X)
     steps = np.concatenate(detector.score_steps(X))
     assert detector.threshold_ == pytest.approx(np.quantile(steps, 0.95))
+    # Pooled scores tie over runs of steps, so fewer lie strictly above.
     assert np.mean(steps > detector.threshold_) == pytest.approx(0.05, abs=0.01)
+    pooled = clone(detector).set_params(score_span=16).fit(X)
+    steps = np.concatenate(pooled.score_steps(X))
+    assert pooled.threshold_ == pytest.approx(np.quantile(steps, 0.95))
     labels = detector.predict_steps(X)
     for values, flags in zip(detector.score_steps(X), labels, strict=True):
         assert flags.dtype == np.int64
@@ -173,8 +215,9 @@ def test_nearest_sets_the_threshold_from_states_away_from_their_own(monkeypatch)
 
     X = [sine(400, seed=s) for s in range(3)]
     detector = HiddenStateAnomalyDetector(
-        anomaly_score="nearest", contamination=0.05, frontend="none", **TINY
-    ).fit(X)  # a state per input step: the check by hand below reads them
+        anomaly_score="nearest", contamination=0.05, frontend="none", score_span=1,
+        **TINY,
+    ).fit(X)  # a state per input step, unpooled: the check by hand reads them
     own = detector.score_steps(X)
     held_out = skhidden.anomaly._training_scores(detector, X, np.array([400] * 3))
     steps = np.concatenate(held_out)
@@ -281,6 +324,9 @@ def test_bad_input_is_refused(fitted):
         HiddenStateAnomalyDetector(anomaly_score="both").fit(np.zeros((2, 5)))
     with pytest.raises(ValueError, match="contamination"):
         HiddenStateAnomalyDetector(contamination=0.7).fit(np.zeros((2, 5)))
+    for span in (0, 2.5, "32", None):
+        with pytest.raises(ValueError, match="score_span"):
+            HiddenStateAnomalyDetector(score_span=span).fit(np.zeros((2, 5)))
 
 
 @pytest.mark.parametrize(
@@ -367,7 +413,8 @@ def test_clone_and_grid_search_over_the_score():
 
 
 def test_distance_statistics_are_those_of_the_training_states(fitted):
-    detector = fitted["distance"]
+    # The span is read when scoring only: unpooled, the same fitted model.
+    detector = copy.deepcopy(fitted["distance"]).set_params(score_span=1)
     states = np.concatenate(detector.hidden_states(ragged())).astype(np.float64)
     np.testing.assert_allclose(detector.state_mean_, states.mean(axis=0), atol=1e-5)
     covariance = np.cov(states.T, bias=True)
@@ -394,7 +441,7 @@ def test_nearest_measures_each_state_against_every_kth_training_state(
 
     monkeypatch.setattr(skhidden.anomaly, "_BANK_SIZE", bank_size)
     detector = HiddenStateAnomalyDetector(
-        anomaly_score="nearest", frontend="none", **TINY
+        anomaly_score="nearest", frontend="none", score_span=1, **TINY
     )
     detector.fit(ragged())
     states = np.concatenate(detector.hidden_states(ragged())).astype(np.float64)

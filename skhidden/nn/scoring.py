@@ -16,6 +16,8 @@ Defining pieces:
 - ``forecast_errors`` and ``state_scores`` (``state_distances``,
   ``nearest_distances``): the scores per window, shared with the streamed
   scores (``skhidden.nn.streaming.ScoreStream``).
+- ``future_max``: a step's score raised to the highest of the next
+  ``span - 1`` steps', so each step is scored by the states that read it.
 
 With a front-end an encoder step is a window of input steps (stride ``s``,
 window ``w``): window ``t`` covers input steps ``[t * s, t * s + w)``. The
@@ -28,7 +30,14 @@ first ``w - s`` steps, so part of that error measures a reconstruction.
 
 Causality: a forecast error at input step ``i`` reads the input up to ``i``
 (up to the end of the forecasting state's window with overlapping windows);
-only the steps that no state forecasts take a later step's score.
+only the steps that no state forecasts take a later step's score. With
+``span > 1`` a step's score also reads the ``span - 1`` steps after it.
+
+Why ``span``: the state after an anomalous step departs from the training
+states over the steps that follow, as the recurrence takes the anomaly in,
+so raw state scores peak after an anomaly and stay high once it has ended.
+Charging each state's score to the last ``span`` steps it has read moves the
+peak back onto the anomaly.
 """
 
 import torch
@@ -40,6 +49,7 @@ __all__ = [
     "SCORES",
     "STATE_SCORES",
     "forecast_errors",
+    "future_max",
     "nearest_distances",
     "overlap_add",
     "spread_windows",
@@ -222,7 +232,36 @@ def state_scores(states, score, reference):
     return measure(states, *reference)
 
 
-def step_scores(network, X, lengths, score="forecast", reference=None):
+def future_max(steps, lengths, span):
+    """Per input step, the highest score of it and the ``span - 1`` after it.
+
+    Only a sequence's valid steps count: near its end a step takes the
+    highest of the steps left.
+
+    Parameters
+    ----------
+    steps : torch.Tensor of shape (batch, n_steps)
+        Scores per input step.
+    lengths : torch.Tensor of shape (batch,)
+        Valid input steps per sequence.
+    span : int
+        Steps pooled, at least 1 (1 returns ``steps`` unchanged).
+
+    Returns
+    -------
+    pooled : torch.Tensor of shape (batch, n_steps)
+        Zero at padding.
+    """
+    if span == 1 or steps.shape[1] == 0:
+        return steps
+    valid = valid_mask(lengths, steps.shape[1])
+    padded = F.pad(steps.masked_fill(~valid, float("-inf")), (0, span - 1),
+                   value=float("-inf"))
+    pooled = F.max_pool1d(padded.unsqueeze(1), span, stride=1).squeeze(1)
+    return torch.where(valid, pooled, 0.0)
+
+
+def step_scores(network, X, lengths, score="forecast", reference=None, span=1):
     """Anomaly score of every input step, higher = more anomalous.
 
     Parameters
@@ -245,6 +284,9 @@ def step_scores(network, X, lengths, score="forecast", reference=None):
         nearest training state.
     reference : tuple of torch.Tensor, optional
         For the state-based scores: see ``state_scores``.
+    span : int, default=1
+        Each step takes the highest score of it and the ``span - 1`` steps
+        after it (``future_max``).
 
     Returns
     -------
@@ -265,7 +307,8 @@ def step_scores(network, X, lengths, score="forecast", reference=None):
         has_forecast = covered.any(dim=1, keepdim=True) & (first < lengths[:, None])
         first_score = torch.where(has_forecast, steps.gather(1, first), 0.0)
         steps = torch.where(covered, steps, first_score)
-    return steps * valid_mask(lengths, n_steps).to(steps.dtype)
+    steps = steps * valid_mask(lengths, n_steps).to(steps.dtype)
+    return future_max(steps, lengths, span)
 
 
 def state_moments(network, X, lengths):

@@ -31,7 +31,13 @@ import torch
 from torch.nn import functional as F
 
 from .network import check_causal
-from .scoring import STATE_SCORES, forecast_errors, overlap_add, state_scores
+from .scoring import (
+    STATE_SCORES,
+    forecast_errors,
+    future_max,
+    overlap_add,
+    state_scores,
+)
 
 __all__ = [
     "EncoderStream",
@@ -264,7 +270,8 @@ class ScoreStream:
     read (with a front-end of overlapping windows, a few steps after it);
     the steps no state forecasts (``score="forecast"``: the first step, or
     the first stride of steps) wait for the first forecast step's score,
-    which they take. ``finish`` returns the rest.
+    which they take; with ``span > 1`` each step also waits for the
+    ``span - 1`` steps after it. ``finish`` returns the rest.
 
     Parameters
     ----------
@@ -275,14 +282,20 @@ class ScoreStream:
     reference : tuple of torch.Tensor, optional
         What the training states give, for the state-based scores (see
         ``skhidden.nn.scoring.state_scores``).
+    span : int, default=1
+        A step's score is the highest of it and the ``span - 1`` steps
+        after it (``skhidden.nn.scoring.future_max``), so it is returned
+        ``span - 1`` steps later.
     """
 
-    def __init__(self, network, score="forecast", reference=None):
+    def __init__(self, network, score="forecast", reference=None, span=1):
         self._encoder = EncoderStream(network)
         self.network, self.score, self.reference = network, score, reference
+        self.span = span
         self._sums = self._counts = self._forecast = None
+        self._held = None  # scores of steps awaiting the span after them
         self._batch = 1
-        self.n_scored = 0  # input steps whose scores were returned
+        self.n_scored = 0  # input steps whose unpooled scores are known
 
     @property
     def n_steps(self):
@@ -303,7 +316,7 @@ class ScoreStream:
         """
         self._batch = X.shape[0]
         self._add(self._encoder.update(X))
-        return self._emit(self._encoder.n_windows * self._encoder.stride)
+        return self._pool(self._emit(self._encoder.n_windows * self._encoder.stride))
 
     def finish(self):
         """Scores of every step not returned yet, up to the series' end.
@@ -313,7 +326,23 @@ class ScoreStream:
         scores : torch.Tensor of shape (batch, n_remaining)
         """
         self._add(self._encoder.finish())
-        return self._emit(self._encoder.n_steps, final=True)
+        return self._pool(self._emit(self._encoder.n_steps, final=True), final=True)
+
+    def _pool(self, scores, final=False):
+        """``future_max`` of the steps whose next ``span - 1`` scores are known.
+
+        The others are held until they are, or until ``finish`` (``final``),
+        where the steps left pool what remains, as in the batch scores.
+        """
+        if self.span == 1:
+            return scores
+        if self._held is not None:
+            scores = torch.cat([self._held, scores], dim=1)
+        n_steps = scores.shape[1]
+        ready = n_steps if final else max(n_steps - self.span + 1, 0)
+        lengths = torch.full((len(scores),), n_steps, device=scores.device)
+        self._held = scores[:, ready:]
+        return future_max(scores, lengths, self.span)[:, :ready]
 
     def _add(self, encoded):
         """Add the windows' values to the sums of the steps they cover."""
