@@ -450,8 +450,9 @@ class HiddenStateAnomalyDetector(
     score_span : int, default=32
         A step's score is the highest raw score (``anomaly_score``'s) of it
         and the ``score_span - 1`` steps after it, the states that have read
-        it: raw scores peak after an anomaly, as the recurrence takes it in,
-        and pooling ahead puts the peak back on it. 1 gives the raw scores;
+        it: raw scores rise as the recurrence takes an anomaly in, peaking
+        late in it or after it, and pooling ahead gives the whole anomaly
+        that peak (and the steps just before it). 1 gives the raw scores;
         ``stream()`` returns a score ``score_span - 1`` steps late.
     %(shared_parameters)s
     Attributes

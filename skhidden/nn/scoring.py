@@ -35,9 +35,10 @@ only the steps that no state forecasts take a later step's score. With
 
 Why ``span``: the state after an anomalous step departs from the training
 states over the steps that follow, as the recurrence takes the anomaly in,
-so raw state scores peak after an anomaly and stay high once it has ended.
-Charging each state's score to the last ``span`` steps it has read moves the
-peak back onto the anomaly.
+so raw state scores peak late in an anomaly or after it and are low at its
+start. Charging each state's score to the last ``span`` steps it has read
+gives every step of the anomaly the peak (and the ``span - 1`` steps before
+it too).
 """
 
 import torch
