@@ -173,6 +173,46 @@ def _valid_rows(values, step_lengths):
     return [row[:n] for row, n in zip(values, step_lengths.tolist(), strict=True)]
 
 
+class _StepRows:
+    """Each sequence's step rows gathered into one buffer, returned as views.
+
+    Views of each batch's output would keep every batch alive, padding
+    included, as many small blocks between the batches' temporaries on
+    glibc's heap, which then cannot shrink. One buffer holds only the valid
+    steps, in one block (``score_steps`` of 100k sequences: 63-112 MB above
+    input and output over three runs, against 54-202 MB over four with
+    views; the rest of the spread is the allocator's).
+
+    Parameters
+    ----------
+    counts : ndarray of shape (n_samples,)
+        The rows (valid steps) of each sequence.
+    """
+
+    def __init__(self, counts):
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.buffer = None
+
+    def collect(self, index, values, step_lengths):
+        """Copy a batch's valid rows to their sequences' places."""
+        if self.buffer is None:
+            size = (int(self.offsets[-1]),) + values.shape[2:]
+            self.buffer = np.empty(size, values.dtype)
+        if _is_range(index) and (step_lengths == values.shape[1]).all():
+            start = self.offsets[index[0]]
+            flat = values.reshape((-1,) + values.shape[2:])
+            self.buffer[start : start + len(flat)] = flat  # one copy
+            return
+        starts = self.offsets[index].tolist()
+        for start, row, n in zip(starts, values, step_lengths.tolist(), strict=True):
+            self.buffer[start : start + n] = row[:n]
+
+    def rows(self):
+        """The result: one view of the buffer per sequence."""
+        ends = self.offsets.tolist()
+        return [self.buffer[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)]
+
+
 def _is_range(index):
     """Whether ``index`` is ``start, start + 1, ..., stop - 1``."""
     return index[-1] - index[0] == len(index) - 1 and bool((np.diff(index) > 0).all())
@@ -356,7 +396,14 @@ class InferenceMixin:
         """
         batching = self._inference_batching()  # a bad value: before any work
         n_samples, parts = self._validated(X)
-        if per_step:
+        step_rows = None
+        if per_step and isinstance(parts, list):  # one part: every length known
+            counts = parts[0][2]
+            if per_step != "input":
+                counts = _encoder_lengths(counts, self.net_.module_.frontend.stride)
+            step_rows = _StepRows(counts)
+            collect = step_rows.collect
+        elif per_step:  # parts converted one at a time: views of each batch
             result = [None] * n_samples
 
             def collect(index, values, step_lengths):
@@ -377,6 +424,8 @@ class InferenceMixin:
                 result[index] = values
 
         self._run(batching, parts, compute, collect, per_step, long_sequence)
+        if step_rows is not None:
+            return step_rows.rows()
         if not per_step:
             # One pass over the whole result, not one call per batch.
             _require_finite(result, np.arange(n_samples))

@@ -377,3 +377,22 @@ def test_a_long_sequence_of_a_bidirectional_model_is_read_whole(monkeypatch):
     values = skhidden._inference.step_values(clf.net_.module_)
     monkeypatch.setattr(skhidden._inference, "MAX_BATCH_VALUES", 50 * values)
     np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_each_sequence_gets_its_own_per_step_rows():
+    # The per-step results are gathered in one buffer; writing into one
+    # sequence's array must leave every other sequence's as it was.
+    X = [np.random.default_rng(i).normal(size=(n, 2)).astype(np.float32)
+         for i, n in enumerate((5, 9, 9, 3))]
+    y = [0, 1, 0, 1]
+    clf = HiddenStateClassifier(hidden_size=4, max_epochs=1, frontend="none",
+                                random_state=0, device="cpu").fit(X, y)
+    states = clf.hidden_states(X)
+    assert [len(s) for s in states] == [5, 9, 9, 3]
+    before = [s.copy() for s in states]
+    states[1][:] = np.nan
+    for i in (0, 2, 3):
+        np.testing.assert_array_equal(states[i], before[i])
+    alone = [clf.hidden_states([x])[0] for x in X]
+    for i in (0, 2, 3):
+        np.testing.assert_allclose(states[i], alone[i], rtol=1e-5, atol=1e-6)
