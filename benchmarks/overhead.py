@@ -93,6 +93,7 @@ LR = 0.005
 DEVICE = "cpu"  # --device
 CLIP = 1.0
 HAND_BATCH = 256
+DETECTOR_SPAN = HiddenStateAnomalyDetector().score_span  # its default pooling
 TARGET = "<= 1.05"
 
 # The structure of the network; {} is the estimators' own defaults.
@@ -303,8 +304,7 @@ def _prefix_staged_proba(module, X, lengths):
 
 
 def _forecast_scores(module, X, lengths):
-    span = HiddenStateAnomalyDetector().score_span  # the detector's default
-    return step_scores(module, X, lengths, "forecast", span=span)
+    return step_scores(module, X, lengths, "forecast", span=DETECTOR_SPAN)
 
 
 def _consumed(steps):

@@ -166,13 +166,6 @@ def _require_finite(values, indices, step_lengths=None):
         )
 
 
-def _valid_rows(values, step_lengths):
-    """Each row's valid steps, as views: ``values[i, :step_lengths[i]]``."""
-    if (step_lengths == values.shape[1]).all():
-        return list(values)  # made in C, where slicing row by row is not
-    return [row[:n] for row, n in zip(values, step_lengths.tolist(), strict=True)]
-
-
 class _StepRows:
     """Each sequence's step rows gathered into one buffer, returned as views.
 
@@ -302,22 +295,23 @@ class InferenceMixin:
         return size, max(1, MAX_BATCH_VALUES // step_values(module))
 
     def _validated(self, X):
-        """``(n_samples, parts)``: ``X`` validated whole, then its parts.
+        """``(lengths, parts)``: ``X`` validated whole, then its parts.
 
-        ``parts`` yields ``(start, padded, lengths)``; a large input is
-        checked part by part first, so bad input is refused before any work,
-        then each part is converted again as it is reached (``iter_chunks``).
+        ``lengths``: every sequence's length, in input order. ``parts``
+        yields ``(start, padded, lengths)``; a large input is checked part by
+        part first, so bad input is refused before any work, then each part
+        is converted again as it is reached (``iter_chunks``).
         """
         check_is_fitted(self, "net_")
         length = getattr(self, "resample_length_", None)
         parts = list(iter_chunks(X, read_length=length))
         if len(parts) == 1:
             padded, lengths = self._check_input(X)
-            return len(lengths), [(0, padded, lengths)]
-        for _, part, name in parts:
-            self._check_input(part, name)
-        n_samples = parts[-1][0] + len(parts[-1][1])
-        return n_samples, (
+            return lengths, [(0, padded, lengths)]
+        lengths = np.concatenate(
+            [self._check_input(part, name)[1] for _, part, name in parts]
+        )
+        return lengths, (
             (start, *self._check_input(part, name)) for start, part, name in parts
         )
 
@@ -395,25 +389,14 @@ class InferenceMixin:
         result : ndarray or list of ndarray
         """
         batching = self._inference_batching()  # a bad value: before any work
-        n_samples, parts = self._validated(X)
-        step_rows = None
-        if per_step and isinstance(parts, list):  # one part: every length known
-            counts = parts[0][2]
+        lengths, parts = self._validated(X)
+        n_samples = len(lengths)
+        if per_step:
+            counts = lengths
             if per_step != "input":
-                counts = _encoder_lengths(counts, self.net_.module_.frontend.stride)
+                counts = _encoder_lengths(lengths, self.net_.module_.frontend.stride)
             step_rows = _StepRows(counts)
             collect = step_rows.collect
-        elif per_step:  # parts converted one at a time: views of each batch
-            result = [None] * n_samples
-
-            def collect(index, values, step_lengths):
-                rows = _valid_rows(values, step_lengths)
-                if _is_range(index):
-                    result[index[0] : index[-1] + 1] = rows
-                    return
-                for i, row in zip(index.tolist(), rows, strict=True):
-                    result[i] = row
-
         else:
             result = None
 
@@ -424,11 +407,10 @@ class InferenceMixin:
                 result[index] = values
 
         self._run(batching, parts, compute, collect, per_step, long_sequence)
-        if step_rows is not None:
+        if per_step:
             return step_rows.rows()
-        if not per_step:
-            # One pass over the whole result, not one call per batch.
-            _require_finite(result, np.arange(n_samples))
+        # One pass over the whole result, not one call per batch.
+        _require_finite(result, np.arange(n_samples))
         return result
 
     def _long_sequence(self, heads=True):
@@ -480,10 +462,10 @@ class InferenceMixin:
         def compute(module, Xb, lengths):
             return combine(*module.staged(Xb, lengths))
 
-        n_samples, parts = self._validated(X)
+        lengths, parts = self._validated(X)
         batches = []
         self._run(batching, parts, compute, lambda *b: batches.append(b), per_step=True)
-        return _held_steps(batches, n_samples)
+        return _held_steps(batches, len(lengths))
 
 
 def _held_steps(batches, n_samples):
@@ -517,7 +499,8 @@ def _staged_by_prefixes(estimator, X, combine):
     their windows and selected steps fall alike, in groups of at most
     ``MAX_BATCH_VALUES`` input values.
     """
-    n_samples, parts = estimator._validated(X)
+    all_lengths, parts = estimator._validated(X)
+    n_samples = len(all_lengths)
     module = estimator.net_.module_
     frontend, members = module.frontend, _members(module)
     batches = []

@@ -246,16 +246,16 @@ def future_max(steps, lengths, span):
     lengths : torch.Tensor of shape (batch,)
         Valid input steps per sequence.
     span : int
-        Steps pooled, at least 1 (1 returns ``steps`` unchanged).
+        Steps pooled, at least 1 (1 only zeroes the padding).
 
     Returns
     -------
     pooled : torch.Tensor of shape (batch, n_steps)
         Zero at padding.
     """
-    if span == 1 or steps.shape[1] == 0:
-        return steps
     valid = valid_mask(lengths, steps.shape[1])
+    if span == 1 or steps.shape[1] == 0:
+        return torch.where(valid, steps, 0.0)
     padded = F.pad(steps.masked_fill(~valid, float("-inf")), (0, span - 1),
                    value=float("-inf"))
     pooled = F.max_pool1d(padded.unsqueeze(1), span, stride=1).squeeze(1)
@@ -308,8 +308,7 @@ def step_scores(network, X, lengths, score="forecast", reference=None, span=1):
         has_forecast = covered.any(dim=1, keepdim=True) & (first < lengths[:, None])
         first_score = torch.where(has_forecast, steps.gather(1, first), 0.0)
         steps = torch.where(covered, steps, first_score)
-    steps = steps * valid_mask(lengths, n_steps).to(steps.dtype)
-    return future_max(steps, lengths, span)
+    return future_max(steps, lengths, span)  # zero at padding
 
 
 def state_moments(network, X, lengths):
