@@ -36,10 +36,9 @@ from .nn.losses import NextStepLoss
 from .nn.scaling import PER_SEQUENCE
 from .nn.scoring import (
     SCORES,
-    future_max,
     nearest_distances,
-    spread_windows,
     state_moments,
+    state_step_scores,
     step_scores,
 )
 from .sequences import check_sequences
@@ -211,9 +210,10 @@ def _training_scores(detector, X, lengths):
             return same & ((step[start:stop, None] - position).abs() < reach)
 
         distances = nearest_distances(torch.as_tensor(states), *reference, excluded)
-        values = distances.unsqueeze(-1).expand(-1, -1, frontend.window)
-        steps, _ = spread_windows(values, frontend.stride, int(lengths[index].max()))
-        steps = future_max(steps, torch.as_tensor(lengths[index]), detector.score_span)
+        steps = state_step_scores(
+            distances, frontend, torch.as_tensor(lengths[index]),
+            int(lengths[index].max()), detector.score_span,
+        )
         for row, i in enumerate(index):
             scores[i] = steps[row, : lengths[i]].numpy()
 

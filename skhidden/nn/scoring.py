@@ -18,6 +18,9 @@ Defining pieces:
   scores (``skhidden.nn.streaming.ScoreStream``).
 - ``future_max``: a step's score raised to the highest of the next
   ``span - 1`` steps', so each step is scored by the states that read it.
+- ``state_step_scores``: per-state scores -> pooled scores per input step
+  (``spread_windows`` then ``future_max``), for ``step_scores`` and the
+  detector's held-out training scores alike.
 
 With a front-end an encoder step is a window of input steps (stride ``s``,
 window ``w``): window ``t`` covers input steps ``[t * s, t * s + w)``. The
@@ -56,6 +59,7 @@ __all__ = [
     "spread_windows",
     "state_distances",
     "state_moments",
+    "state_step_scores",
     "state_scores",
     "step_scores",
 ]
@@ -262,6 +266,34 @@ def future_max(steps, lengths, span):
     return torch.where(valid, pooled, 0.0)
 
 
+def state_step_scores(scores, frontend, lengths, n_steps, span):
+    """Per input step, the pooled score of the states whose windows cover it.
+
+    Parameters
+    ----------
+    scores : torch.Tensor of shape (batch, n_windows)
+        A score per state (encoder step), e.g. from ``state_scores``.
+    frontend : nn.Module
+        The network's front-end: its ``window`` and ``stride`` place each
+        state's window on the input steps.
+    lengths : torch.Tensor of shape (batch,)
+        Valid input steps per sequence.
+    n_steps : int
+        Input steps of the result.
+    span : int
+        As in ``future_max``.
+
+    Returns
+    -------
+    steps : torch.Tensor of shape (batch, n_steps)
+        The mean over the windows covering each step, pooled ahead by
+        ``future_max``; zero at padding.
+    """
+    values = scores.unsqueeze(-1).expand(-1, -1, frontend.window)
+    steps, _ = spread_windows(values, frontend.stride, n_steps)
+    return future_max(steps, lengths, span)
+
+
 def step_scores(network, X, lengths, score="forecast", reference=None, span=1):
     """Anomaly score of every input step, higher = more anomalous.
 
@@ -297,17 +329,15 @@ def step_scores(network, X, lengths, score="forecast", reference=None, span=1):
     frontend, n_steps = network.frontend, X.shape[1]
     if score in STATE_SCORES:
         distances = state_scores(network.hidden_states(X, lengths), score, reference)
-        values = distances.unsqueeze(-1).expand(-1, -1, frontend.window)
-        steps, counts = spread_windows(values, frontend.stride, n_steps)
-    else:
-        errors = _forecast_errors(network, X, lengths)
-        steps, counts = spread_windows(errors, frontend.stride, n_steps, first=1)
-        # Fill the unforecast first steps with the first forecast one's score.
-        covered = counts > 0
-        first = covered.to(torch.int64).argmax(dim=1, keepdim=True)
-        has_forecast = covered.any(dim=1, keepdim=True) & (first < lengths[:, None])
-        first_score = torch.where(has_forecast, steps.gather(1, first), 0.0)
-        steps = torch.where(covered, steps, first_score)
+        return state_step_scores(distances, frontend, lengths, n_steps, span)
+    errors = _forecast_errors(network, X, lengths)
+    steps, counts = spread_windows(errors, frontend.stride, n_steps, first=1)
+    # Fill the unforecast first steps with the first forecast one's score.
+    covered = counts > 0
+    first = covered.to(torch.int64).argmax(dim=1, keepdim=True)
+    has_forecast = covered.any(dim=1, keepdim=True) & (first < lengths[:, None])
+    first_score = torch.where(has_forecast, steps.gather(1, first), 0.0)
+    steps = torch.where(covered, steps, first_score)
     return future_max(steps, lengths, span)  # zero at padding
 
 
