@@ -16,13 +16,16 @@ Every method is fit on the training series and scores the test series
 (STOMP and pyod's MatrixProfile are transductive: they read the test series
 only), side by side in one run:
 
-- ``HiddenStateAnomalyDetector(random_state=0)`` as shipped (each state's
-  distance to the nearest training state, no front-end, a step scored by the
-  highest of it and the 31 steps after it: ``score_span=32``), the same
-  unpooled (``score_span=1``, the default until 2026-12-06), and with
-  ``frontend="resnet"``, ``anomaly_score="forecast"`` (forecast errors; the
-  default score until 2026-12-06) without and with ``frontend="resnet"``,
-  and ``anomaly_score="distance"``;
+- ``HiddenStateAnomalyDetector(random_state=0)`` as shipped (the residual
+  convolutional front-end, each window's recurrent state with its
+  convolutional features measured against the nearest training state, a
+  step scored by the highest of its windows' score and the 31 steps' after
+  it: ``score_span=32``); the same unpooled (``score_span=1``) and with the
+  recurrent states alone (``states="recurrent"``); the raw steps without a
+  front-end (``frontend="none", states="recurrent"``, the default until
+  2026-12-06); ``anomaly_score="forecast"`` (forecast errors) on the raw
+  steps and through the front-end, and ``anomaly_score="distance"`` on the
+  raw steps;
 - a last-state-only baseline: a ``HiddenStateTransformer(aggregation="last")``
   (the same GRU, trained the same self-supervised way on windows of the
   training series) reads every sliding window of ``period`` steps and keeps
@@ -78,13 +81,16 @@ LSTMAD_EPOCHS = 10
 DEFAULT = "skhidden default"
 UNPOOLED = "skhidden default, score_span=1"
 LAST_STATE = "last state only (GRU)"
+RAW_STEPS = {"frontend": "none", "states": "recurrent"}  # the default until 2026-12-06
 SKHIDDEN = {
-    DEFAULT: {},  # anomaly_score="nearest", no front-end, score_span=32
-    UNPOOLED: {"score_span": 1},  # each step its own state's score
-    "skhidden forecast": {"anomaly_score": "forecast"},
-    "skhidden forecast + resnet": {"anomaly_score": "forecast", "frontend": "resnet"},
-    "skhidden distance": {"anomaly_score": "distance"},
-    "skhidden nearest + resnet": {"frontend": "resnet"},
+    # anomaly_score="nearest", frontend="resnet", states="both", score_span=32
+    DEFAULT: {},
+    UNPOOLED: {"score_span": 1},  # each step its own windows' score
+    "skhidden recurrent states only": {"states": "recurrent"},
+    "skhidden raw steps (default until 2026-12-06)": RAW_STEPS,
+    "skhidden forecast": {"anomaly_score": "forecast", **RAW_STEPS},
+    "skhidden forecast + resnet": {"anomaly_score": "forecast", "states": "recurrent"},
+    "skhidden distance": {"anomaly_score": "distance", **RAW_STEPS},
 }
 assert set(UCR_SETS) <= set(TUNING)
 
