@@ -425,7 +425,8 @@ class HiddenStateAnomalyDetector(
     array; it is trained on in segments (``segment_length``) and scored whole.
 
     A step's score reads the steps up to its own and the ``score_span - 1``
-    after it, no further (the network is causal), so bidirectional models and
+    after it (with a front-end, to the end of the last window among them), no
+    further (the network is causal), so bidirectional models and
     the per-sequence scalings that read whole sequences are refused.
 
     Parameters
