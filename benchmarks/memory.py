@@ -127,7 +127,8 @@ def main(argv=None):
         f"(target < {TARGET_MB} MB). Models: hidden 64, `inference_batch_size="
         "\"auto\"` (256 sequences, capped in padded steps); the classifier and "
         "transformer with the default network, the detector with its defaults "
-        "(GRU over raw steps).",
+        "(residual front-end, each window's state against the nearest of up to "
+        "4096 training states).",
         "",
         "| case | method | n | steps | input (MB) | output (MB) | "
         "peak beyond both (MB) | (n, T, hidden) states would be (MB) | target met |",
