@@ -375,7 +375,7 @@ class StepScoreOutlierMixin:
             recurrent states, or (``"both"``) those with the front-end's features
             of the same window, so a window is matched by its own shape as well as
             by what the recurrence has read before it (mean VUS-PR 0.563 against
-            0.524 with the recurrent states alone, tuning series of
+            0.544 with the recurrent states alone, tuning series of
             ``benchmarks/anomaly.py``, 4 seeds).
         """,
         "frontend": """
