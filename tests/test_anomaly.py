@@ -130,10 +130,33 @@ def test_steps_that_no_state_forecasts_take_the_first_forecast_score():
     )  # a single window: no forecast
 
 
-def test_the_default_score_is_the_nearest_training_state():
-    # It ranked anomalies ahead of "forecast" on every tuning series and seed
-    # (benchmarks/results/anomaly.md).
-    assert HiddenStateAnomalyDetector().anomaly_score == "nearest"
+def _ahead(values, span):
+    """By hand: each step's highest score over it and the span - 1 after it."""
+    return np.array([values[i : i + span].max() for i in range(len(values))])
+
+
+def test_the_default_scores_windows_by_their_state_and_features_nearest_distance():
+    # The default (benchmarks/results/anomaly.md): windows of 8 steps every 4
+    # through the residual front-end, each window's recurrent state with its
+    # convolutional features, its distance to the nearest training state,
+    # a step's score the mean over its windows pooled over the 32 from it.
+    X = [sine(300, seed=s) for s in range(2)]
+    detector = HiddenStateAnomalyDetector(
+        hidden_size=8, max_epochs=2, random_state=0, device="cpu"
+    ).fit(X)
+    states = detector.hidden_states(X[:1])[0]
+    assert states.shape[1] > 8  # the window's features beside the state
+    z = (states - detector.state_mean_) / detector.state_scale_
+    bank = detector.state_bank_
+    distances = np.linalg.norm(bank[None] - z[:, None], axis=2).min(axis=1)
+    sums, counts = np.zeros(300), np.zeros(300)
+    for window, distance in enumerate(distances):
+        sums[4 * window : 4 * window + 8] += distance
+        counts[4 * window : 4 * window + 8] += 1
+    expected = _ahead(sums / counts, 32)
+    np.testing.assert_allclose(
+        detector.score_steps(X[:1])[0], expected, rtol=1e-4, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("score", SCORES)
@@ -158,11 +181,6 @@ def test_padding_invariance_with_an_overlapping_frontend():
         np.testing.assert_allclose(
             detector.score_steps([sequence])[0], values, rtol=1e-5, atol=1e-5
         )
-
-
-def _ahead(values, span):
-    """By hand: each step's highest score over it and the span - 1 after it."""
-    return np.array([values[i : i + span].max() for i in range(len(values))])
 
 
 @pytest.mark.parametrize("frontend", ["none", "conv"])
