@@ -413,21 +413,20 @@ class HiddenStateAnomalyDetector(
     """Anomaly scores at every step of a series, from the recurrent states.
 
     ``fit(X)`` trains the network without labels, on (mostly) normal
-    sequences: the state after each input step forecasts the next step (with
-    a front-end: the raw input of the next window). ``score_steps`` then
-    gives every input step a score, higher = more anomalous: by default the
-    distance of the states of the windows covering that step (the recurrent
-    state with the window's convolutional features) to the nearest training
-    state (a matrix profile over hidden states), so a short anomaly that a
-    summary of the whole sequence would average away still stands out where
-    it happens.
-    One long series is a list holding one ``(n_timesteps, n_features)``
-    array; it is trained on in segments (``segment_length``) and scored whole.
+    sequences: the state after each window of input steps forecasts the next
+    window. ``score_steps`` then gives every input step a score, higher =
+    more anomalous: by default the distance of the states of the windows
+    covering that step (the recurrent state with the window's convolutional
+    features) to the nearest training state (a matrix profile over hidden
+    states), so a short anomaly that a summary of the whole sequence would
+    average away still stands out where it happens. One long series is a
+    list holding one ``(n_timesteps, n_features)`` array; it is trained on in
+    segments (``segment_length``) and scored whole.
 
     A step's score reads the steps up to its own and the ``score_span - 1``
-    after it (with a front-end, to the end of the last window among them), no
-    further (the network is causal), so bidirectional models and
-    the per-sequence scalings that read whole sequences are refused.
+    after it (with a front-end, to the end of the last window among them),
+    no further (the network is causal): bidirectional models and the
+    per-sequence scalings that read whole sequences are refused.
 
     Parameters
     ----------
@@ -459,10 +458,9 @@ class HiddenStateAnomalyDetector(
     score_span : int, default=32
         A step's score is the highest raw score (``anomaly_score``'s) of it
         and the ``score_span - 1`` steps after it, the states that have read
-        it: raw scores rise as the recurrence takes an anomaly in, peaking
-        late in it or after it, and pooling ahead gives the whole anomaly
-        that peak (and the steps just before it). 1 gives the raw scores;
-        ``stream()`` returns a score ``score_span - 1`` steps late.
+        it: raw scores peak late in an anomaly or after it, as the recurrence
+        takes it in, and pooling ahead gives the whole anomaly that peak (1:
+        raw scores). ``stream()`` returns each score ``score_span - 1`` late.
     %(shared_parameters)s
     Attributes
     ----------
@@ -474,9 +472,8 @@ class HiddenStateAnomalyDetector(
         The training epochs: ``max_epochs``, or what ``"auto"`` chose.
     threshold_ : float
         Step scores above it are anomalies (``predict_steps``); under
-        ``"nearest"`` set from each training state's distance to the training
-        states of other sequences and of its own at least a quarter of
-        ``segment_length`` steps away (its own bank state would give 0).
+        ``"nearest"`` from each training state measured against those of other
+        sequences and of its own a quarter of ``segment_length`` or more away.
     offset_ : float
         ``decision_function = score_samples - offset_``; a sequence whose
         decision is negative is an outlier (``predict``).
