@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._threads import torch_threads
 from .nn.network import check_causal
+from .nn.prefixes import outputs_after_windows, reads_prefixes_once
 from .nn.streaming import final_outputs, no_outputs
 from .sequences import (
     check_sequences,
@@ -496,15 +497,20 @@ def _staged_by_prefixes(estimator, X, combine):
     Every window's prefix of every sequence is read as a sequence of its
     own (see ``PrefixStream``; the windows past a sequence's end all read
     it whole, once). Sequences of one length are read together, since
-    their windows and selected steps fall alike, in groups of at most
-    ``MAX_BATCH_VALUES`` input values.
+    their windows and selected steps fall alike. Where the network allows
+    (``nn.prefixes.reads_prefixes_once``: the default network does), the
+    work its prefixes share is done once per sequence; otherwise each
+    prefix is read from scratch.
     """
     all_lengths, parts = estimator._validated(X)
     n_samples = len(all_lengths)
     module = estimator.net_.module_
     frontend, members = module.frontend, _members(module)
     batches = []
+    shared = reads_prefixes_once(module)
     for start, padded, lengths in parts:
+        if shared:
+            after = _read_after_windows(estimator, padded, lengths)
         for length in np.unique(lengths).tolist():
             rows = np.flatnonzero(lengths == length)
             starts, stops = _window_spans(frontend, length)
@@ -515,22 +521,53 @@ def _staged_by_prefixes(estimator, X, combine):
                 _views_counted(members, frontend, length, complete,
                                len(starts) - complete, every=True),
             ], dim=1)
-            kept = np.arange(length) < ends[:, None]  # each prefix's steps
-            size = padded.shape[2] * length * len(ends)
-            n_chunks = min(len(rows), -(-len(rows) * size // MAX_BATCH_VALUES))
-            for chunk in np.array_split(rows, n_chunks):
-                prefixes = padded[chunk, None, :length] * kept[None, :, :, None]
-                read = _read_prefixes(
-                    estimator, prefixes.reshape(-1, length, padded.shape[2]),
-                    np.tile(ends, len(chunk)), length,
-                )
-                read = read.reshape((len(chunk), len(ends)) + read.shape[1:])
+            if shared:
+                reads = [(rows, np.stack([after[i][: len(ends)] for i in rows]))]
+            else:
+                reads = _read_each_prefix(estimator, padded, rows, ends)
+            for chunk, read in reads:
                 outputs = torch.from_numpy(np.repeat(read, repeats, axis=1))
                 values = combine(outputs, mask.expand(len(chunk), -1, -1)).numpy()
                 _require_finite(values, start + chunk)
                 n_steps = np.full(len(chunk), len(starts))
                 batches.append((start + chunk, values, n_steps))
     return _held_steps(batches, n_samples)
+
+
+def _read_each_prefix(estimator, padded, rows, ends):
+    """``(rows, outputs)`` of ``_staged_by_prefixes``, each prefix read alone.
+
+    ``rows`` of ``padded`` are all ``ends[-1]`` long; ``outputs``
+    ``(len(rows), len(ends), n_views, n_outputs)`` are read on their prefixes
+    up to ``ends``, in groups of at most ``MAX_BATCH_VALUES`` input values.
+    """
+    length = int(ends[-1])
+    kept = np.arange(length) < ends[:, None]  # each prefix's steps
+    size = padded.shape[2] * length * len(ends)
+    n_chunks = min(len(rows), -(-len(rows) * size // MAX_BATCH_VALUES))
+    for chunk in np.array_split(rows, n_chunks):
+        prefixes = padded[chunk, None, :length] * kept[None, :, :, None]
+        read = _read_prefixes(
+            estimator, prefixes.reshape(-1, length, padded.shape[2]),
+            np.tile(ends, len(chunk)), length,
+        )
+        yield chunk, read.reshape((len(chunk), len(ends)) + read.shape[1:])
+
+
+def _read_after_windows(estimator, padded, lengths):
+    """Each sequence's ``outputs_after_windows``, one array per sequence.
+
+    Read in inference batches of similar lengths, as ``_stream`` reads.
+    """
+    after = [None] * len(lengths)
+
+    def collect(index, values, step_lengths):
+        for i, row in zip(index.tolist(), values, strict=True):
+            after[i] = row
+
+    batching, parts = estimator._inference_batching(), [(0, padded, lengths)]
+    estimator._run(batching, parts, outputs_after_windows, collect)
+    return after
 
 
 def _read_prefixes(estimator, prefixes, ends, length=None):

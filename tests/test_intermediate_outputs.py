@@ -126,6 +126,8 @@ def test_staged_regression_matches_predict_for_one_and_several_targets(ragged):
     [
         {"bidirectional": True},
         {"bidirectional": True, "frontend": "resnet", "n_networks": 2},
+        # Each prefix read from scratch (no shared work: see nn.prefixes).
+        {"bidirectional": True, "cell": "lstm", "frontend": "resnet"},
         {"scaling": "sequence_level", "aggregation": ("mean", "attention")},
     ],
 )

@@ -1,0 +1,159 @@
+"""Outputs on every window's prefix of a bidirectional network, in one pass.
+
+The staged outputs of a model that reads the future (a bidirectional encoder)
+are its outputs on each prefix of a series, read as a sequence of its own
+(``HiddenStateNetwork.prefix_outputs``). Reading every prefix from scratch
+costs a front-end pass and both directions per prefix. Most of that work is
+shared, because everything but the backward direction is causal: the
+front-end's window t and the forward state at window t are the same in
+every prefix that covers window t. ``outputs_after_windows`` computes them
+once per series and runs only the backward direction on each prefix, plus
+the front-end on the windows a prefix ends inside of (the windows after the
+last one it covers whole, read with their missing steps as zeros, as the
+prefix read alone reads them).
+
+This holds for a one-layer encoder of GRU or plain RNN cells with an input
+scaling that reads no later step (``reads_prefixes_once``): a second layer
+reads the first layer's backward states, and an LSTM's forward direction
+would need its cell state to continue past window t.
+"""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .scaling import PER_SEQUENCE
+
+__all__ = ["count_prefixes", "outputs_after_windows", "reads_prefixes_once"]
+
+
+def _networks(module):
+    """The networks of ``module``: an ensemble's members, or itself."""
+    return list(getattr(module, "members", [module]))
+
+
+def reads_prefixes_once(module):
+    """Whether ``outputs_after_windows`` can read ``module``'s prefixes.
+
+    Parameters
+    ----------
+    module : HiddenStateNetwork or NetworkEnsemble
+
+    Returns
+    -------
+    bool
+        True for a bidirectional one-layer GRU or RNN encoder behind an input
+        scaling that reads no later step.
+    """
+    for network in _networks(module):
+        encoder = network.encoder
+        if not encoder.bidirectional or len(encoder.layers) != 1:
+            return False
+        if not isinstance(encoder.layers[0], (nn.GRU, nn.RNN)):
+            return False
+        if network.scaling.mode in PER_SEQUENCE:
+            return False
+    return True
+
+
+def outputs_after_windows(module, X, lengths):
+    """Head outputs on each prefix that ends where a window ends, then the whole.
+
+    Parameters
+    ----------
+    module : HiddenStateNetwork or NetworkEnsemble
+        In evaluation mode, with ``reads_prefixes_once(module)``.
+    X : torch.Tensor of shape (batch, n_steps, n_features)
+        Padded series.
+    lengths : torch.Tensor of shape (batch,)
+        Valid steps per series.
+
+    Returns
+    -------
+    outputs : torch.Tensor of shape (batch, n_prefixes + 1, n_views, n_outputs)
+        For a series with ``p`` windows that end before its own end
+        (``count_prefixes``): rows ``k < p`` are ``prefix_outputs`` on its
+        steps up to window k's end, read as a sequence of its own; row ``p``
+        and the rows after it, its outputs on the whole series.
+        ``n_prefixes`` is the batch's largest ``p``; views stacked as in
+        ``forward``.
+    """
+    return torch.cat(
+        [_network_outputs(n, X, lengths) for n in _networks(module)], dim=-2
+    )
+
+
+def count_prefixes(lengths, window, stride):
+    """Windows that end before each series' end: the prefixes read for it.
+
+    Parameters
+    ----------
+    lengths : torch.Tensor or ndarray of int
+        Steps per series.
+    window, stride : int
+        The front-end's window and stride, in steps.
+    """
+    return ((lengths - window - 1) // stride + 1).clip(min=0)
+
+
+def _one_direction(layer, X, hidden=None, reverse=False):
+    """One direction of the one-layer ``layer`` over ``X``: its states.
+
+    ``X`` ``(batch, n_steps, input_size)`` is read first step first (flip it
+    for the backward direction, ``reverse=True``, whose weights are used);
+    ``hidden`` ``(1, batch, hidden_size)`` is the state before its first
+    step, zeros if None.
+    """
+    suffix = "_reverse" if reverse else ""
+    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if layer.bias else [])
+    weights = [getattr(layer, f"{name}_l0{suffix}") for name in names]
+    if hidden is None:
+        hidden = X.new_zeros(1, X.shape[0], layer.hidden_size)
+    if isinstance(layer, nn.GRU):
+        run = torch.gru
+    else:
+        run = torch.rnn_tanh if layer.nonlinearity == "tanh" else torch.rnn_relu
+    return run(X, hidden, weights, layer.bias, 1, 0.0, False, False, True)[0]
+
+
+def _network_outputs(network, X, lengths):
+    """``outputs_after_windows`` of one ``HiddenStateNetwork``."""
+    frontend = network.frontend
+    window, stride = frontend.window, frontend.stride
+    whole = network.prefix_outputs(X, lengths, lengths)
+    X = network.scaling(X, lengths)
+    windows, window_lengths = frontend(X, lengths)
+    layer = network.encoder.layers[0]
+    # Causal: each series' valid states are unaffected by the padding after them.
+    ahead = _one_direction(layer, windows)
+
+    def outputs(features, states):
+        behind = _one_direction(layer, features.flip(1), reverse=True).flip(1)
+        both = torch.cat([states, behind], dim=-1)
+        joined = network.join_states([both], features)
+        prefix_lengths = torch.full_like(window_lengths, features.shape[1])
+        views = network.aggregation.on_prefix(joined, prefix_lengths, window_lengths)
+        return network._heads(views)
+
+    # Windows a prefix ends inside of, after the last one it covers whole.
+    n_partial = -(-window // stride) - 1
+    n_prefixes = count_prefixes(lengths, window, stride)
+    rows, context = [], None
+    # Rows past a series' own prefixes read its padding; they are replaced below.
+    for k in range(int(n_prefixes.max())):
+        start, end = k * stride, k * stride + window
+        covered = windows[:, : k + 1]
+        states = ahead[:, : k + 1]
+        if n_partial:
+            _, context = frontend.read(X[:, start:end], None, context)
+            tail = X[:, start + stride : end]
+            missing = (n_partial - 1) * stride + window - tail.shape[1]
+            partial = frontend.read(F.pad(tail, (0, 0, 0, missing)), None, context)[0]
+            hidden = ahead[:, k].unsqueeze(0).contiguous()
+            covered = torch.cat([covered, partial], dim=1)
+            states = torch.cat([states, _one_direction(layer, partial, hidden)], dim=1)
+        rows.append(outputs(covered, states))
+    rows.append(whole)
+    read = torch.stack(rows, dim=1)
+    past = torch.arange(len(rows), device=X.device) >= n_prefixes[:, None]
+    return torch.where(past[:, :, None, None], whole[:, None], read)
