@@ -23,8 +23,10 @@ scatter of skhidden against MiniRocket, for each half.
 
 ``--params '{"frontend": "conv"}' --label NAME`` runs another setting under
 its own label (how the levers of the closing note were measured, on the
-tuning half only). Torch uses the threads the estimator chooses; timings are
-wall-clock seconds on the machine named in the report.
+tuning half only); ``{"vote": [params, ...]}`` runs a soft vote
+(``VotingClassifier``) of those settings. Torch uses the threads the
+estimator chooses; timings are wall-clock seconds on the machine named in
+the report.
 
 Run ``python benchmarks/panel.py --half tuning`` (or ``confirmation``,
 ``both``); ``--quick`` is a smoke run with two epochs on two sets.
@@ -124,7 +126,11 @@ def run_skhidden(task, data, params, seed, search=False):
 
     X_train, y_train, X_test, y_test = data
     cls = HiddenStateClassifier if task == "classification" else HiddenStateRegressor
-    estimator = cls(**{**params, "random_state": seed})
+    if "vote" in params:
+        shared = {k: v for k, v in params.items() if k != "vote"}
+        estimator = _vote(task, cls, [{**shared, **p} for p in params["vote"]], seed)
+    else:
+        estimator = cls(**{**params, "random_state": seed})
     if search:
         # Three folds, fewer where a class has fewer members (PigCVP has 2).
         folds = 3
@@ -137,6 +143,22 @@ def run_skhidden(task, data, params, seed, search=False):
         best = model.best_params_["aggregation"]
         row["chosen"] = "+".join(best) if isinstance(best, tuple) else best
     return row
+
+
+def _vote(task, cls, members, seed):
+    """A soft vote (scikit-learn's ``VotingClassifier``) of skhidden settings.
+
+    ``members``: each one's parameters; every member gets ``random_state=seed``.
+    """
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
+
+    estimators = [
+        (f"member{i}", cls(**{**member, "random_state": seed}))
+        for i, member in enumerate(members)
+    ]
+    if task == "classification":
+        return VotingClassifier(estimators, voting="soft")
+    return VotingRegressor(estimators)
 
 
 def describe(name, data):
