@@ -126,8 +126,9 @@ def test_staged_regression_matches_predict_for_one_and_several_targets(ragged):
     [
         {"bidirectional": True},
         {"bidirectional": True, "frontend": "resnet", "n_networks": 2},
-        # Each prefix read from scratch (no shared work: see nn.prefixes).
         {"bidirectional": True, "cell": "lstm", "frontend": "resnet"},
+        # Each prefix read from scratch (no shared work: see nn.prefixes).
+        {"bidirectional": True, "num_layers": 2, "frontend": "resnet"},
         {"scaling": "sequence_level", "aggregation": ("mean", "attention")},
     ],
 )

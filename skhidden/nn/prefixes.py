@@ -12,10 +12,9 @@ the front-end on the windows a prefix ends inside of (the windows after the
 last one it covers whole, read with their missing steps as zeros, as the
 prefix read alone reads them).
 
-This holds for a one-layer encoder of GRU or plain RNN cells with an input
-scaling that reads no later step (``reads_prefixes_once``): a second layer
-reads the first layer's backward states, and an LSTM's forward direction
-would need its cell state to continue past window t.
+This holds for a one-layer encoder with an input scaling that reads no later
+step (``reads_prefixes_once``): a second layer would read the first layer's
+backward states, which differ from prefix to prefix.
 """
 
 import torch
@@ -42,14 +41,14 @@ def reads_prefixes_once(module):
     Returns
     -------
     bool
-        True for a bidirectional one-layer GRU or RNN encoder behind an input
-        scaling that reads no later step.
+        True for a bidirectional one-layer encoder behind an input scaling
+        that reads no later step.
     """
     for network in _networks(module):
         encoder = network.encoder
         if not encoder.bidirectional or len(encoder.layers) != 1:
             return False
-        if not isinstance(encoder.layers[0], (nn.GRU, nn.RNN)):
+        if getattr(encoder.layers[0], "proj_size", 0):
             return False
         if network.scaling.mode in PER_SEQUENCE:
             return False
@@ -97,23 +96,36 @@ def count_prefixes(lengths, window, stride):
 
 
 def _one_direction(layer, X, hidden=None, reverse=False):
-    """One direction of the one-layer ``layer`` over ``X``: its states.
+    """One direction of the one-layer ``layer`` over ``X``.
 
     ``X`` ``(batch, n_steps, input_size)`` is read first step first (flip it
     for the backward direction, ``reverse=True``, whose weights are used);
-    ``hidden`` ``(1, batch, hidden_size)`` is the state before its first
-    step, zeros if None.
+    ``hidden`` is the state before its first step (``(h, c)`` for an LSTM,
+    each ``(1, batch, hidden_size)``), zeros if None.
+
+    Returns
+    -------
+    states : torch.Tensor of shape (batch, n_steps, hidden_size)
+    hidden : torch.Tensor or tuple of torch.Tensor
+        The state after the last step, as ``hidden`` is given.
     """
     suffix = "_reverse" if reverse else ""
     names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if layer.bias else [])
     weights = [getattr(layer, f"{name}_l0{suffix}") for name in names]
+    lstm = isinstance(layer, nn.LSTM)
     if hidden is None:
-        hidden = X.new_zeros(1, X.shape[0], layer.hidden_size)
+        zeros = X.new_zeros(1, X.shape[0], layer.hidden_size)
+        hidden = (zeros, zeros) if lstm else zeros
+    # One layer, no dropout, evaluation, one direction, batch first.
+    flags = (layer.bias, 1, 0.0, False, False, True)
+    if lstm:
+        states, h, c = torch.lstm(X, hidden, weights, *flags)
+        return states, (h, c)
     if isinstance(layer, nn.GRU):
         run = torch.gru
     else:
         run = torch.rnn_tanh if layer.nonlinearity == "tanh" else torch.rnn_relu
-    return run(X, hidden, weights, layer.bias, 1, 0.0, False, False, True)[0]
+    return run(X, hidden, weights, *flags)
 
 
 def _network_outputs(network, X, lengths):
@@ -125,10 +137,10 @@ def _network_outputs(network, X, lengths):
     windows, window_lengths = frontend(X, lengths)
     layer = network.encoder.layers[0]
     # Causal: each series' valid states are unaffected by the padding after them.
-    ahead = _one_direction(layer, windows)
+    ahead, _ = _one_direction(layer, windows)
 
     def outputs(features, states):
-        behind = _one_direction(layer, features.flip(1), reverse=True).flip(1)
+        behind = _one_direction(layer, features.flip(1), reverse=True)[0].flip(1)
         both = torch.cat([states, behind], dim=-1)
         joined = network.join_states([both], features)
         prefix_lengths = torch.full_like(window_lengths, features.shape[1])
@@ -138,7 +150,7 @@ def _network_outputs(network, X, lengths):
     # Windows a prefix ends inside of, after the last one it covers whole.
     n_partial = -(-window // stride) - 1
     n_prefixes = count_prefixes(lengths, window, stride)
-    rows, context = [], None
+    rows, context, hidden = [], None, None
     # Rows past a series' own prefixes read its padding; they are replaced below.
     for k in range(int(n_prefixes.max())):
         start, end = k * stride, k * stride + window
@@ -149,9 +161,15 @@ def _network_outputs(network, X, lengths):
             tail = X[:, start + stride : end]
             missing = (n_partial - 1) * stride + window - tail.shape[1]
             partial = frontend.read(F.pad(tail, (0, 0, 0, missing)), None, context)[0]
-            hidden = ahead[:, k].unsqueeze(0).contiguous()
+            # The forward state after window k; an LSTM's cell state is not
+            # among its outputs, so it steps through the windows alongside.
+            if isinstance(layer, nn.LSTM):
+                hidden = _one_direction(layer, windows[:, k : k + 1], hidden)[1]
+            else:
+                hidden = ahead[:, k].unsqueeze(0).contiguous()
             covered = torch.cat([covered, partial], dim=1)
-            states = torch.cat([states, _one_direction(layer, partial, hidden)], dim=1)
+            ends = _one_direction(layer, partial, hidden)[0]
+            states = torch.cat([states, ends], dim=1)
         rows.append(outputs(covered, states))
     rows.append(whole)
     read = torch.stack(rows, dim=1)

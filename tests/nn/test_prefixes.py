@@ -50,7 +50,7 @@ def _check_each_series(network, X, lengths):
      ("conv", 5, (1,)), ("patch", 4, (1,)), ("none", 1, (1,))],
 )
 @pytest.mark.parametrize("n_steps", [3, 8, 9, 23])
-@pytest.mark.parametrize("cell", ["gru", "rnn"])
+@pytest.mark.parametrize("cell", ["gru", "rnn", "lstm"])
 def test_each_row_is_the_prefix_read_alone(frontend, window, scales, n_steps, cell):
     # Windows of 5 steps, 2 apart: a prefix ends inside of the two windows
     # after the last one it covers whole, read with zeros for their missing
@@ -100,7 +100,7 @@ def test_heads_at_steps_resolve_fractions_on_the_whole_series():
         ({"cell": "rnn"}, True),
         ({"bidirectional": False}, False),
         ({"num_layers": 2}, False),
-        ({"cell": "lstm"}, False),
+        ({"cell": "lstm"}, True),
         ({"scaling": "sequence_level"}, False),
     ],
 )
