@@ -168,8 +168,8 @@ def _network_outputs(network, X, lengths):
             else:
                 hidden = ahead[:, k].unsqueeze(0).contiguous()
             covered = torch.cat([covered, partial], dim=1)
-            ends = _one_direction(layer, partial, hidden)[0]
-            states = torch.cat([states, ends], dim=1)
+            continued = _one_direction(layer, partial, hidden)[0]
+            states = torch.cat([states, continued], dim=1)
         rows.append(outputs(covered, states))
     rows.append(whole)
     read = torch.stack(rows, dim=1)
