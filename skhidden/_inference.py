@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from ._threads import torch_threads
+from .nn.ensemble import member_networks
 from .nn.network import check_causal
 from .nn.prefixes import outputs_after_windows, reads_prefixes_once
 from .nn.streaming import final_outputs, no_outputs
@@ -60,15 +61,10 @@ MAX_BATCH_VALUES = 2**23
 _GATES = {"LSTM": 4, "GRU": 3}
 
 
-def _members(module):
-    """The networks of a module: an ensemble's members, or the module itself."""
-    return getattr(module, "members", [module])
-
-
 def _is_causal(module):
     """Whether every output of ``module`` reads past steps only."""
     try:
-        for member in _members(module):
+        for member in member_networks(module):
             check_causal(member)
     except ValueError:
         return False
@@ -113,7 +109,7 @@ def step_values(module):
     values : int
     """
     encoder, frontend, aggregation = module.encoder, module.frontend, module.aggregation
-    members = len(getattr(module, "members", (module,)))
+    members = len(member_networks(module))
     gates = _GATES.get(encoder.layers[0].mode, 1)
     per_window = max(
         gates * encoder.hidden_size * encoder.num_directions,
@@ -427,7 +423,7 @@ class InferenceMixin:
         if not _is_causal(module):
             return None
         try:
-            for member in _members(module):
+            for member in member_networks(module):
                 member.aggregation.check_running()
         except ValueError:
             return None
@@ -505,7 +501,7 @@ def _staged_by_prefixes(estimator, X, combine):
     all_lengths, parts = estimator._validated(X)
     n_samples = len(all_lengths)
     module = estimator.net_.module_
-    frontend, members = module.frontend, _members(module)
+    frontend, members = module.frontend, member_networks(module)
     batches = []
     shared = reads_prefixes_once(module)
     for start, padded, lengths in parts:
@@ -642,7 +638,7 @@ class PrefixStream:
 
     def __init__(self, estimator):
         module = estimator.net_.module_
-        self._members = _members(module)
+        self._members = member_networks(module)
         for member in self._members:
             member.aggregation.check_running()
         self.estimator = estimator

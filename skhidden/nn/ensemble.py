@@ -21,7 +21,21 @@ from torch import nn
 
 from .network import HiddenStateNetwork
 
-__all__ = ["NetworkEnsemble"]
+__all__ = ["NetworkEnsemble", "member_networks"]
+
+
+def member_networks(module):
+    """The networks of ``module``: an ensemble's members, or the network itself.
+
+    Parameters
+    ----------
+    module : HiddenStateNetwork or NetworkEnsemble
+
+    Returns
+    -------
+    networks : list of HiddenStateNetwork
+    """
+    return list(getattr(module, "members", [module]))
 
 
 class NetworkEnsemble(nn.Module):

@@ -21,14 +21,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .ensemble import member_networks
 from .scaling import PER_SEQUENCE
 
 __all__ = ["count_prefixes", "outputs_after_windows", "reads_prefixes_once"]
-
-
-def _networks(module):
-    """The networks of ``module``: an ensemble's members, or itself."""
-    return list(getattr(module, "members", [module]))
 
 
 def reads_prefixes_once(module):
@@ -44,7 +40,7 @@ def reads_prefixes_once(module):
         True for a bidirectional one-layer encoder behind an input scaling
         that reads no later step.
     """
-    for network in _networks(module):
+    for network in member_networks(module):
         encoder = network.encoder
         if not encoder.bidirectional or len(encoder.layers) != 1:
             return False
@@ -78,7 +74,7 @@ def outputs_after_windows(module, X, lengths):
         ``forward``.
     """
     return torch.cat(
-        [_network_outputs(n, X, lengths) for n in _networks(module)], dim=-2
+        [_network_outputs(n, X, lengths) for n in member_networks(module)], dim=-2
     )
 
 

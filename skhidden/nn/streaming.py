@@ -30,6 +30,7 @@ zeros there, exactly as the batch path pads a sequence.
 import torch
 from torch.nn import functional as F
 
+from .ensemble import member_networks
 from .network import check_causal
 from .scoring import (
     STATE_SCORES,
@@ -168,7 +169,7 @@ class StagedStream:
     """
 
     def __init__(self, module, heads=True):
-        self.members = list(getattr(module, "members", [module]))
+        self.members = member_networks(module)
         self.heads = heads
         self._encoders = [EncoderStream(m) for m in self.members]
         for member in self.members:
