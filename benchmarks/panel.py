@@ -198,6 +198,15 @@ def _mean_by(rows, key):
     }
 
 
+def wins_ties_losses(ours, theirs):
+    """``"W/T/L"``: the sets where ``ours`` is above, equal to, below ``theirs``."""
+    pairs = list(zip(ours, theirs, strict=True))
+    return "%d/%d/%d" % (
+        sum(a > b + 1e-9 for a, b in pairs),
+        sum(abs(a - b) <= 1e-9 for a, b in pairs),
+        sum(a < b - 1e-9 for a, b in pairs))
+
+
 def summarise(rows, half, methods):
     """Per-set table and the summary lines of one half (classification)."""
     table = _mean_by([r for r in rows if r["half"] == half], "accuracy")
@@ -234,10 +243,7 @@ def summarise(rows, half, methods):
                 statistics.mean(table[(DEFAULT, d)]["accuracy"] for d in sets)
                 if all((DEFAULT, d) in table for d in sets) else ""),
             "gap (points)": 100 * (statistics.mean(ours) - statistics.mean(theirs)),
-            "wins/ties/losses": "%d/%d/%d" % (
-                sum(a > b + 1e-9 for a, b in zip(ours, theirs)),
-                sum(abs(a - b) <= 1e-9 for a, b in zip(ours, theirs)),
-                sum(a < b - 1e-9 for a, b in zip(ours, theirs))),
+            "wins/ties/losses": wins_ties_losses(ours, theirs),
             "unequal-length mean (ours / MiniRocket)": "%.3f / %.3f" % (
                 statistics.mean(ours[i] for i in unequal),
                 statistics.mean(theirs[i] for i in unequal)) if unequal else "",
@@ -267,10 +273,8 @@ def published_table(rows, half):
         means[f"{name} (published)"] = [accuracy[d] for d in sets]
     ours = means[DEFAULT]
     return [{"classifier": name, "sets": len(sets), "mean accuracy": statistics.mean(acc),
-             "default wins/ties/losses": "" if name == DEFAULT else "%d/%d/%d" % (
-                 sum(a > b + 1e-9 for a, b in zip(ours, acc)),
-                 sum(abs(a - b) <= 1e-9 for a, b in zip(ours, acc)),
-                 sum(a < b - 1e-9 for a, b in zip(ours, acc)))}
+             "default wins/ties/losses": (
+                 "" if name == DEFAULT else wins_ties_losses(ours, acc))}
             for name, acc in means.items()]
 
 
