@@ -184,9 +184,9 @@ def hand_written_fit(X, y, network, batch_size, epochs, seed=0):
 
 @contextlib.contextmanager
 def stock_skorch_bookkeeping():
-    """Fit with skorch's own ``_set_training`` / ``PrintLog`` and the old guard."""
+    """Fit with skorch's own ``_set_training``, ``PrintLog``, clipping, old guard."""
     from skorch import NeuralNet
-    from skorch.callbacks import Callback
+    from skorch.callbacks import Callback, GradientNormClipping
 
     import skhidden._fitting as base
     from skhidden import _training
@@ -200,12 +200,13 @@ def stock_skorch_bookkeeping():
         _default_callbacks = NeuralNet._default_callbacks
         _set_training = NeuralNet._set_training
 
-    saved = base.SequenceNet, base.FiniteLossGuard
+    saved = base.SequenceNet, base.FiniteLossGuard, base.ParameterClipping
     base.SequenceNet, base.FiniteLossGuard = StockNet, TensorGuard
+    base.ParameterClipping = GradientNormClipping
     try:
         yield
     finally:
-        base.SequenceNet, base.FiniteLossGuard = saved
+        base.SequenceNet, base.FiniteLossGuard, base.ParameterClipping = saved
 
 
 def per_step_ratios(X, y, network, batch_size, steps):

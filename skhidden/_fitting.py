@@ -19,14 +19,14 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping, LRScheduler
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from skorch.dataset import ValidSplit
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from ._device import resolve_device
 from ._inference import _encoder_lengths
 from ._threads import torch_threads
-from ._training import FiniteLossGuard, SequenceNet
+from ._training import FiniteLossGuard, ParameterClipping, SequenceNet
 from .nn.aggregation import AGGREGATIONS
 from .nn.ensemble import NetworkEnsemble
 from .nn.frontend import frontend_stride, kernel_channels
@@ -245,7 +245,7 @@ class TrainingMixin:
     def _training_callbacks(self, max_epochs):
         callbacks = [("finite_loss", FiniteLossGuard())]
         if self.clip_grad_norm is not None:
-            callbacks.append(("clip", GradientNormClipping(self.clip_grad_norm)))
+            callbacks.append(("clip", ParameterClipping(self.clip_grad_norm)))
         if self.lr_schedule == "cosine":
             callbacks.append(
                 ("lr_schedule", LRScheduler(CosineAnnealingLR, T_max=max_epochs))

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, GradientNormClipping
 from skorch.dataset import Dataset
 from skorch.history import History
 
@@ -18,6 +18,7 @@ from skhidden import (
 )
 from skhidden._training import (
     FiniteLossGuard,
+    ParameterClipping,
     QuietPrintLog,
     SequenceBatches,
     SequenceNet,
@@ -311,6 +312,44 @@ def test_a_custom_print_log_sink_still_receives_every_epoch():
     net.history.record("epoch", 1)
     dict(net.callbacks_)["print_log"].on_epoch_end(net)
     assert lines  # the sink is not print, so skorch writes to it whatever verbose is
+
+
+class GradientNorms(Callback):
+    """The total gradient norm each later ``on_grad_computed`` listener sees."""
+
+    def initialize(self):
+        self.norms = []
+        return self
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        grads = [p.grad for _, p in named_parameters if p.grad is not None]
+        self.norms.append(float(torch.linalg.vector_norm(torch.stack(
+            [torch.linalg.vector_norm(g) for g in grads]))))
+
+
+def test_clipping_a_parameter_list_trains_exactly_as_skorchs_clipping():
+    X, y = make_sequences(n=40, ragged=True)
+    params = dict(lr=0.05, clip_grad_norm=0.01, early_stopping=True, **TINY)
+    recorder = GradientNorms()
+    ours = HiddenStateClassifier(batch_size=8, callbacks=[recorder], **params).fit(X, y)
+    assert isinstance(dict(ours.net_.callbacks_)["clip"], ParameterClipping)
+    # every training batch's gradients reach the later listeners clipped
+    assert len(recorder.norms) == sum(ours.history_[:, "train_batch_count"]) > 3
+    assert max(recorder.norms) <= 0.01 * (1 + 1e-4)
+
+    class Stock(HiddenStateClassifier):
+        def _training_callbacks(self, max_epochs):
+            return [(name, GradientNormClipping(self.clip_grad_norm) if name == "clip"
+                     else callback) for name, callback in super()._training_callbacks(
+                         max_epochs)]
+
+    stock = Stock(batch_size=8, **params).fit(X, y)
+    assert type(dict(stock.net_.callbacks_)["clip"]) is GradientNormClipping
+    pairs = zip(ours.net_.module_.parameters(), stock.net_.module_.parameters(),
+                strict=True)
+    for a, b in pairs:
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert dict(ours.net_.callbacks_)["clip"]._parameters is None
 
 
 def test_random_state_makes_fits_identical_with_early_stopping_and_ragged_data():
