@@ -317,6 +317,22 @@ NOTES = """## Reading (of the committed run; a rerun regenerates only the tables
   0.602, confirmation series 0.613 against 0.622, 6 of 19 anomalies
   flagged against 8 (none of kdd_tsad_135's). The default keeps whole
   segments (``crop=1.0``).
+- Tried on the tuning series at seeds 0-3 on 2026-12-07 (outside this
+  script; the default 0.563, 8/12 UCR hits, and 0.570 at seeds 4-7), none
+  taken: ``frontend_scales=(1, 2, 4)`` 0.501 (kdd_tsad_135 0.623),
+  ``frontend_window=4`` 0.548, ``max_epochs=200`` 0.555, ``cell="lstm"``
+  0.549, ``hidden_size=128`` 0.492, ``segment_length`` 128 / 384 / 1024
+  0.556 / 0.566 / 0.568 and 512 0.576 (0.579 at seeds 4-7: +0.011 over 8
+  seeds, GunPoint 0.35-0.37 still); ``score_span`` of one period 0.604 but
+  4/12 UCR hits (ECG5000 0.973, GunPoint 0.260: the pooled peak lands up
+  to a period before the anomaly); the mean distance to the 3 or 10
+  nearest training states instead of the nearest 0.510 / 0.385; and the
+  nearest of the training states and the series' own earlier states (a
+  left matrix profile in state space, excluding the last period) 0.561
+  (GunPoint 0.373, ECG5000 0.471). GunPoint's inserted instances stay
+  closer to the training states than normal test instances' mid-motion
+  steps: the gap to STOMP (0.721 on these series) is in what the states
+  separate, not in how the distance is taken.
 - Where it loses: on the class-insertion series the normal test steps'
   highest scores lie at the joins between concatenated instances (the
   first steps of an instance: ECG5000's top 40 normal steps all within 16
