@@ -157,8 +157,9 @@ SHARED_PARAMETERS = [
         (``"feature_sequence"``), or the ``"feature"`` view beside each step
         standardised by its sequence's steps so far (``"feature_running"``:
         scale-free shape, still causal), or none. The per-sequence modes
-        other than ``"feature_running"`` read whole sequences, so staged
-        outputs refuse them.
+        other than ``"feature_running"`` read whole sequences: staged
+        outputs and ``stream()`` then read each prefix anew, as for a
+        bidirectional encoder, and the anomaly detector refuses them.
 """,
     ),
     (
