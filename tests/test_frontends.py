@@ -127,12 +127,50 @@ def test_auto_scaling_reads_the_shape_only_where_amplitudes_differ(tmp_path):
     same = HiddenStateClassifier(scaling="feature", **TINY).fit(standardised, y)
     np.testing.assert_array_equal(plain.predict_proba(standardised), same.predict_proba(standardised))
 
-    clf = HiddenStateClassifier(scaling="auto", **TINY).fit(loud, y)
-    assert clf.scaling_ == "feature_running"
-    assert clf.get_params()["scaling"] == "auto"
+    one = HiddenStateClassifier(scaling="auto", n_networks=1, **TINY).fit(loud, y)
+    assert one.scaling_ == "feature_running"
+    assert one.get_params()["scaling"] == "auto"
     # Causal, so staged outputs still work; the choice survives saving.
-    assert len(list(clf.staged_predict_proba(loud[:3]))) > 1
-    skhidden.save(clf, tmp_path / "model.skh")
+    assert len(list(one.staged_predict_proba(loud[:3]))) > 1
+    skhidden.save(one, tmp_path / "model.skh")
     loaded = skhidden.load(tmp_path / "model.skh")
     assert loaded.scaling_ == "feature_running"
-    np.testing.assert_allclose(loaded.predict_proba(loud), clf.predict_proba(loud), atol=1e-6)
+    np.testing.assert_allclose(loaded.predict_proba(loud), one.predict_proba(loud), atol=1e-6)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_auto_scaling_gives_an_ensemble_both_shape_views_in_turn(tmp_path, bidirectional):
+    import joblib
+
+    import skhidden
+
+    _, loud, y = _loud_and_quiet()
+    clf = HiddenStateClassifier(
+        scaling="auto", n_networks=3, bidirectional=bidirectional, **TINY
+    ).fit(loud, y)
+    assert clf.scaling_ == ("feature_running", "feature_sequence")
+    modes = [m.scaling.mode for m in clf.net_.module_.members]
+    assert modes == ["feature_running", "feature_sequence", "feature_running"]
+    # Each prefix is read as a sequence of its own, whole-sequence view included.
+    staged = list(clf.staged_predict_proba(loud[:4]))
+    np.testing.assert_allclose(staged[-1], clf.predict_proba(loud[:4]), atol=1e-6)
+    frontend = clf.net_.module_.frontend  # stage k: up to window k's end
+    k = (20 - frontend.window) // frontend.stride
+    np.testing.assert_allclose(staged[k], clf.predict_proba(loud[:4, :20]), atol=1e-5)
+    # A sequence gets the same output alone as in a batch of longer ones.
+    ragged = [loud[0, :25], *loud[1:4]]
+    np.testing.assert_allclose(
+        clf.predict_proba(ragged)[:1], clf.predict_proba([loud[0, :25]]), atol=1e-5
+    )
+    skhidden.save(clf, tmp_path / "model.skh")
+    joblib.dump(clf, tmp_path / "model.joblib")
+    for loaded in (skhidden.load(tmp_path / "model.skh"), joblib.load(tmp_path / "model.joblib")):
+        assert loaded.scaling_ == clf.scaling_
+        np.testing.assert_array_equal(loaded.predict_proba(loud), clf.predict_proba(loud))
+
+
+def test_an_ensemble_refuses_scalings_of_different_widths():
+    from skhidden.nn.ensemble import NetworkEnsemble
+
+    with pytest.raises(ValueError, match="different numbers of input features"):
+        NetworkEnsemble(2, scaling=("feature", "feature_sequence"), n_features=2, n_outputs=2)

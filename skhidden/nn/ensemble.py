@@ -45,6 +45,11 @@ class NetworkEnsemble(nn.Module):
     ----------
     n_networks : int, default=2
         Members, each initialised independently (draws in member order).
+    scaling : str or tuple of str, default="none"
+        Every member's input scaling, or one per member in turn (member
+        ``i`` reads ``scaling[i % len(scaling)]``): members that see the
+        input differently disagree where one alone would be wrong. The
+        scalings of one tuple must give the same number of input features.
     **network_params
         Arguments of every member's ``HiddenStateNetwork``. The supervised
         objective only: a self-supervised member predicts steps, not views.
@@ -55,7 +60,7 @@ class NetworkEnsemble(nn.Module):
         The networks.
     """
 
-    def __init__(self, n_networks=2, **network_params):
+    def __init__(self, n_networks=2, scaling="none", **network_params):
         super().__init__()
         if network_params.get("objective", "supervised") != "supervised":
             raise ValueError(
@@ -63,11 +68,20 @@ class NetworkEnsemble(nn.Module):
                 "self-supervised training predicts steps, which cannot be "
                 "averaged as views."
             )
+        scalings = (scaling,) if isinstance(scaling, str) else tuple(scaling)
         self.members = nn.ModuleList(
-            HiddenStateNetwork(**network_params) for _ in range(n_networks)
+            HiddenStateNetwork(scaling=scalings[i % len(scalings)], **network_params)
+            for i in range(n_networks)
         )
+        widths = {m.scaling.output_size for m in self.members}
+        if len(widths) > 1:
+            raise ValueError(
+                f"The members' scalings {scalings} give different numbers of "
+                "input features; one ensemble needs one."
+            )
 
-    # Members share their structure; the estimators read it from the first.
+    # Members share their structure (their scalings may differ in mode, not
+    # in width); the estimators read it from the first.
     @property
     def scaling(self):
         return self.members[0].scaling
