@@ -162,15 +162,19 @@ def test_auto_scaling_gives_an_ensemble_both_shape_views_in_turn(tmp_path, bidir
     np.testing.assert_allclose(
         clf.predict_proba(ragged)[:1], clf.predict_proba([loud[0, :25]]), atol=1e-5
     )
-    skhidden.save(clf, tmp_path / "model.skh")
-    joblib.dump(clf, tmp_path / "model.joblib")
-    for loaded in (skhidden.load(tmp_path / "model.skh"), joblib.load(tmp_path / "model.joblib")):
+    safe, pickled = tmp_path / "model.skh", tmp_path / "model.joblib"
+    skhidden.save(clf, safe)
+    joblib.dump(clf, pickled)
+    expected = clf.predict_proba(loud)
+    for loaded in (skhidden.load(safe), joblib.load(pickled)):
         assert loaded.scaling_ == clf.scaling_
-        np.testing.assert_array_equal(loaded.predict_proba(loud), clf.predict_proba(loud))
+        np.testing.assert_array_equal(loaded.predict_proba(loud), expected)
 
 
 def test_an_ensemble_refuses_scalings_of_different_widths():
     from skhidden.nn.ensemble import NetworkEnsemble
 
     with pytest.raises(ValueError, match="different numbers of input features"):
-        NetworkEnsemble(2, scaling=("feature", "feature_sequence"), n_features=2, n_outputs=2)
+        NetworkEnsemble(
+            2, scaling=("feature", "feature_sequence"), n_features=2, n_outputs=2
+        )
