@@ -143,11 +143,14 @@ SHARED_PARAMETERS = [
         '"feature_sequence", "feature_running"}',
         """\
         Input standardisation inside the network. ``"auto"`` chooses at fit
-        from the training sequences (``scaling_`` says which):
-        ``"feature_running"`` where their amplitudes differ (the 90th
-        percentile of their per-sequence deviations over 1.5 times the
-        10th, in any feature), else ``"feature"`` (already standardised
-        sequences, as most archive sets are). The others: each feature with its mean
+        from the training sequences (``scaling_`` says which): where their
+        amplitudes differ (the 90th percentile of their per-sequence
+        deviations over 1.5 times the 10th, in any feature),
+        ``"feature_running"`` for one network and, for several
+        (``n_networks``), ``"feature_running"`` and ``"feature_sequence"``
+        member by member in turn (``scaling_`` is then that pair); else
+        ``"feature"`` (already standardised sequences, as most archive sets
+        are). The others: each feature with its mean
         and deviation over all valid training steps (``"feature"``), each
         sequence over its own valid steps (``"sequence"``, removes amplitude
         differences between sequences), that plus each sequence's level and

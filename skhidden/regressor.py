@@ -40,8 +40,9 @@ class HiddenStateRegressor(StagedStreamMixin, RegressorMixin, BaseHiddenState):
     ----------
     n_features_in_ : int
         Features per step seen in ``fit``.
-    scaling_ : str
-        The input scaling used: ``scaling``, or what ``"auto"`` chose.
+    scaling_ : str or tuple of str
+        The input scaling used: ``scaling``, or what ``"auto"`` chose (a
+        tuple: one per network in turn).
     resample_length_ : int or None
         The length every sequence is read at: ``resample``, or what
         ``"auto"`` chose; None for as they are.
