@@ -96,9 +96,11 @@ def test_staged_predictions_do_not_depend_on_batching(classifiers, ragged):
 
 def test_timesteps_staged_counts_each_head_once_its_step_is_read():
     X, y = make_sequences(n=16, n_steps=8, seed=2)
-    # Causal: a head's state is final once its step is read.
+    # Causal (one-way, causal scaling): a head's state is final once its step
+    # is read.
     clf = HiddenStateClassifier(
-        aggregation="timesteps", timesteps=[3, 7], bidirectional=False, **TINY
+        aggregation="timesteps", timesteps=[3, 7], bidirectional=False,
+        scaling="feature_running", **TINY
     ).fit(X, y)
     staged = _staged_proba(clf, X)
     # Before step 3 the first head reads the current state, so its output moves.
