@@ -31,7 +31,7 @@ from .nn.aggregation import AGGREGATIONS
 from .nn.ensemble import NetworkEnsemble
 from .nn.frontend import frontend_stride, kernel_channels
 from .nn.network import HiddenStateNetwork
-from .nn.scaling import TRAINING_STATISTICS
+from .nn.scaling import TRAINING_STATISTICS, scaling_modes
 from .sequences import (
     amplitude_spread,
     check_sequences,
@@ -90,10 +90,6 @@ def choose_scaling(scaling, padded, lengths, n_networks=1):
     if (amplitude_spread(padded, lengths) > AMPLITUDE_SPREAD_LIMIT).any():
         return MIXED_SCALINGS if n_networks > 1 else "feature_running"
     return "feature"
-
-
-def _as_tuple(scaling):
-    return (scaling,) if isinstance(scaling, str) else tuple(scaling)
 
 
 def choose_max_epochs(max_epochs, n_train, batch_size):
@@ -298,7 +294,7 @@ class TrainingMixin:
             n_train -= int(np.ceil(self.validation_fraction * n_train))
         self.max_epochs_ = choose_max_epochs(self.max_epochs, n_train, self.batch_size)
         statistics = None
-        if set(_as_tuple(self.scaling_)) & set(TRAINING_STATISTICS):
+        if any(mode in TRAINING_STATISTICS for mode in scaling_modes(self.scaling_)):
             statistics = feature_statistics(padded, lengths)
         net = self._build_net(
             padded.shape[2],

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .network import HiddenStateNetwork
+from .scaling import scaling_modes
 
 __all__ = ["NetworkEnsemble", "member_networks"]
 
@@ -68,7 +69,7 @@ class NetworkEnsemble(nn.Module):
                 "self-supervised training predicts steps, which cannot be "
                 "averaged as views."
             )
-        scalings = (scaling,) if isinstance(scaling, str) else tuple(scaling)
+        scalings = scaling_modes(scaling)
         self.members = nn.ModuleList(
             HiddenStateNetwork(scaling=scalings[i % len(scalings)], **network_params)
             for i in range(n_networks)

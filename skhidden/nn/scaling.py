@@ -40,6 +40,11 @@ PER_SEQUENCE = ("sequence", "sequence_level", "feature_sequence")
 _WIDTH = {"sequence_level": 3, "feature_sequence": 2, "feature_running": 2}
 
 
+def scaling_modes(scaling):
+    """The modes of one scaling, or of one per ensemble member, as a tuple."""
+    return (scaling,) if isinstance(scaling, str) else tuple(scaling)
+
+
 class InputScaling(nn.Module):
     """Standardise the input per feature, with training or per-sequence statistics.
 
