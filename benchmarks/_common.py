@@ -39,7 +39,7 @@ def environment():
     import skhidden
 
     try:
-        load = "%.1f" % os.getloadavg()[0]
+        load = f"{os.getloadavg()[0]:.1f}"
     except OSError:
         load = "n/a"
     try:
@@ -68,7 +68,8 @@ def machine_line(env):
     """One short line naming the machine and versions, for each table row."""
     return (
         f"{env['cpus']}x {env['cpu_model']}, py{env['python']}, torch {env['torch']}, "
-        f"skorch {env['skorch']}, sklearn {env['sklearn']}, skhidden {env['skhidden']}, "
+        f"skorch {env['skorch']}, sklearn {env['sklearn']}, "
+        f"skhidden {env['skhidden']}, "
         f"{env['torch_threads']} thread(s)"
     )
 

@@ -64,7 +64,8 @@ CONFIRMATION = [
 ]
 REGRESSION = ["Covid3Month", "Tecator"]
 AEON_SETS = {"BasicMotions", "JapaneseVowels"}
-HALF = {**{n: "tuning" for n in TUNING + REGRESSION}, **{n: "confirmation" for n in CONFIRMATION}}
+HALF = {**{n: "tuning" for n in TUNING + REGRESSION},
+        **{n: "confirmation" for n in CONFIRMATION}}
 
 
 def _ucr_folder(name):
@@ -151,8 +152,10 @@ def _load_tecator():
 
     spec = importlib.util.find_spec("sktime")
     if spec is None:
-        raise ImportError('Tecator comes from sktime\'s bundled files: pip install ".[benchmarks]"')
-    folder = os.path.join(spec.submodule_search_locations[0], "datasets", "data", "Tecator")
+        raise ImportError("Tecator comes from sktime's bundled files: "
+                          'pip install ".[benchmarks]"')
+    folder = os.path.join(spec.submodule_search_locations[0], "datasets", "data",
+                          "Tecator")
     out = []
     for split in ("TRAIN", "TEST"):
         X, y = load_from_ts_file(os.path.join(folder, f"Tecator_{split}.ts"))

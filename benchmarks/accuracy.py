@@ -57,7 +57,8 @@ UNTOUCHED = ["OSULeaf"]
 # The recommended defaults, as the changes to HiddenStateClassifier()'s
 # shipped defaults (whatever they are when the script runs).
 RECOMMENDED = {"batch_size": 16}
-RECOMMENDED_NAME = "recommended: shipped + " + ", ".join(f"{k}={v}" for k, v in RECOMMENDED.items())
+RECOMMENDED_NAME = "recommended: shipped + " + ", ".join(
+    f"{k}={v}" for k, v in RECOMMENDED.items())
 
 STRATEGIES = ["last", "mean", "max", "attention", ("mean", "max")]
 CELLS = ["rnn", "lstm", "gru"]
@@ -125,7 +126,8 @@ def dtw_1nn(X_train, y_train, X_test, seed=0):
         A, B = X_train.transpose(0, 2, 1), X_test.transpose(0, 2, 1)
     else:
         A, B = channels_first(X_train), channels_first(X_test)
-    KNeighborsTimeSeriesClassifier(distance="dtw").fit(A, y_train).predict(B[:2])  # warm-up
+    # warm-up
+    KNeighborsTimeSeriesClassifier(distance="dtw").fit(A, y_train).predict(B[:2])
     return _timed(lambda: KNeighborsTimeSeriesClassifier(distance="dtw", n_neighbors=1)
                   .fit(A, y_train), lambda model: model.predict(B))
 
@@ -191,7 +193,8 @@ class HandGRU:
 
 
 def _timed(fit, predict, warmup=None):
-    """Run ``fit``; return ``(model, predictions, fit wall s, fit cpu s, predict wall s)``.
+    """Run ``fit``; return ``(model, predictions, fit wall s, fit cpu s,
+    predict wall s)``.
 
     torch is put back on one thread first: aeon's numba code resets the
     OpenMP thread count that torch shares. ``warmup`` runs untimed first
@@ -238,12 +241,14 @@ class Runner:
                 if self.quick:
                     p["max_epochs"] = 2
                 result = _timed(
-                    lambda: HiddenStateClassifier(**p).fit(X_train, y_train),
-                    lambda model: model.predict(X_test),
-                    warmup=lambda: HiddenStateClassifier(**dict(p, max_epochs=1)).fit(
-                        X_train, y_train))
+                    lambda p=p, X=X_train, y=y_train: (
+                        HiddenStateClassifier(**p).fit(X, y)),
+                    lambda model, X=X_test: model.predict(X),
+                    warmup=lambda p=p, X=X_train, y=y_train: (
+                        HiddenStateClassifier(**dict(p, max_epochs=1)).fit(X, y)))
                 train = float(np.mean(result[0].predict(X_train) == y_train))
-                self.record(group, method, dataset, seed, result, {"train_accuracy": train})
+                self.record(group, method, dataset, seed, result,
+                            {"train_accuracy": train})
 
     def baselines(self, datasets, seeds):
         for dataset in datasets:
@@ -254,10 +259,12 @@ class Runner:
                         dtw_1nn(X_train, y_train, X_test))
             for seed in seeds:
                 hand = HandGRU(epochs=2 if self.quick else 100, seed=seed)
+                result = _timed(
+                    lambda hand=hand, X=X_train, y=y_train: hand.fit(X, y),
+                    lambda model, X=X_test: model.predict(X),
+                    warmup=lambda X=X_train, y=y_train: HandGRU(epochs=1).fit(X, y))
                 self.record("baseline", "hand-written GRU, last state", dataset, seed,
-                            _timed(lambda: hand.fit(X_train, y_train),
-                                   lambda model: model.predict(X_test),
-                                   warmup=lambda: HandGRU(epochs=1).fit(X_train, y_train)))
+                            result)
 
     def grid_search(self, datasets, seed=0):
         from sklearn.model_selection import GridSearchCV
@@ -271,11 +278,11 @@ class Runner:
                                   {"aggregation": STRATEGIES}, cv=3)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # tiny folds
-                result = _timed(lambda: search.fit(X_train, y_train),
-                                lambda model: model.predict(X_test))
+                result = _timed(lambda s=search, X=X_train, y=y_train: s.fit(X, y),
+                                lambda model, X=X_test: model.predict(X))
             best = _name(result[0].best_params_["aggregation"])
-            self.record("search", "GridSearchCV(aggregation), cv=3", dataset, seed, result,
-                        {"chosen": best})
+            self.record("search", "GridSearchCV(aggregation), cv=3", dataset, seed,
+                        result, {"chosen": best})
 
 
 # --------------------------------------------------------------- summaries
@@ -299,13 +306,15 @@ def summary_table(rows, methods, datasets):
                 per_dataset.append(acc)
                 seeds = len(cell)
                 row[dataset] = f"{acc:.3f}" + (
-                    f" ±{statistics.pstdev(r['accuracy'] for r in cell):.3f}" if seeds > 1 else "")
+                    f" ±{statistics.pstdev(r['accuracy'] for r in cell):.3f}"
+                    if seeds > 1 else "")
             else:
                 row[dataset] = "-"
         row["mean"] = statistics.mean(per_dataset) if per_dataset else float("nan")
         row["mean fit s (wall)"] = _mean_over(
             [r for r in mine if r["dataset"] in datasets], "fit_wall_s")
-        row["max fit s (wall)"] = max(r["fit_wall_s"] for r in mine if r["dataset"] in datasets)
+        row["max fit s (wall)"] = max(
+            r["fit_wall_s"] for r in mine if r["dataset"] in datasets)
         row["mean fit s (CPU)"] = _mean_over(
             [r for r in mine if r["dataset"] in datasets], "fit_cpu_s")
         row["mean predict s (wall)"] = _mean_over(mine, "predict_wall_s")
@@ -319,7 +328,8 @@ def ofat_table(rows, variants, datasets):
     table = {}
     for name in variants:
         mine = [r for r in rows if r["method"] == name]
-        table[name] = {d: _mean_over([r for r in mine if r["dataset"] == d]) for d in datasets}
+        table[name] = {d: _mean_over([r for r in mine if r["dataset"] == d])
+                       for d in datasets}
     best = {d: max(table[v][d] for v in table) for d in datasets}
     out = []
     for name, accs in table.items():
@@ -351,7 +361,8 @@ def plot(summaries, grid_rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(15, 5), gridspec_kw={"width_ratios": [3, 2]})
+    fig, axes = plt.subplots(1, 2, figsize=(15, 5),
+                             gridspec_kw={"width_ratios": [3, 2]})
     datasets = [d for d in PANEL + HELD_OUT + UNTOUCHED
                 if any(d in row for rows in summaries for row in rows)]
     methods = []
@@ -376,7 +387,8 @@ def plot(summaries, grid_rows, path):
     axes[0].set_title("Panel (left of the dotted line) and outside it")
     for row in grid_rows:
         axes[1].scatter(row["mean fit s (wall)"], row["mean"], s=20)
-        axes[1].annotate(row["setting"], (row["mean fit s (wall)"], row["mean"]), fontsize=6)
+        axes[1].annotate(row["setting"], (row["mean fit s (wall)"], row["mean"]),
+                         fontsize=6)
     axes[1].set_xlabel("mean fit time per dataset, s (wall, 1 thread)")
     axes[1].set_ylabel("mean test accuracy (panel)")
     axes[1].set_title("One factor at a time: accuracy vs fit time")
@@ -399,8 +411,8 @@ def thread_ratio(log, quick):
         def fit():
             set_threads(n)
             try:
-                HiddenStateClassifier(max_epochs=epochs, random_state=0, device="cpu").fit(
-                    X_train, y_train)
+                HiddenStateClassifier(max_epochs=epochs, random_state=0,
+                                      device="cpu").fit(X_train, y_train)
             finally:
                 set_threads(threads)
         return fit
@@ -408,8 +420,8 @@ def thread_ratio(log, quick):
     r = paired_ratio(fit_with(1), fit_with(default_threads), repeats=3, warmup=1)
     log(f"[accuracy] threads: {default_threads} threads / 1 thread fit time ratio "
         f"{r['wall_ratio']:.2f} (wall)")
-    return {"comparison": f"GunPoint fit, {epochs} epochs: torch at {default_threads} threads "
-                          "(its default) / 1 thread",
+    return {"comparison": f"GunPoint fit, {epochs} epochs: torch at "
+                          f"{default_threads} threads (its default) / 1 thread",
             "ratio (wall)": r["wall_ratio"], "ratio (CPU time)": r["cpu_ratio"],
             "1-thread fit s (wall)": r["baseline_wall_s"], "repeats": r["repeats"]}
 
@@ -435,10 +447,12 @@ def run(quick=False, seeds=None, log=print, plot_dir=RESULTS):
     for aggregation in STRATEGIES:
         for cell in CELLS:
             runner.estimator("grid", f"{cell}, {_name(aggregation)}",
-                             {"aggregation": aggregation, "cell": cell}, PANEL, seeds[:1])
+                             {"aggregation": aggregation, "cell": cell}, PANEL,
+                             seeds[:1])
     runner.grid_search(PANEL)
     ofat_names = ["shipped defaults"]
-    for row in [r for r in runner.rows if r["method"] == shipped_name and r["seed"] in few]:
+    for row in [r for r in runner.rows
+                if r["method"] == shipped_name and r["seed"] in few]:
         runner.rows.append(dict(row, method="shipped defaults", group="ofat"))
     for name, params in VARIANTS:
         runner.estimator("ofat", name, params, PANEL, few)
@@ -452,8 +466,8 @@ def run(quick=False, seeds=None, log=print, plot_dir=RESULTS):
         "hand-written GRU, last state", "GridSearchCV(aggregation), cv=3"]
     panel_summary = summary_table(rows, main_methods, PANEL)
     held_summary = summary_table(rows, main_methods, HELD_OUT + UNTOUCHED)
-    grid_summary = summary_table(rows, [f"{c}, {_name(a)}" for a in STRATEGIES for c in CELLS],
-                                 PANEL)
+    grid_summary = summary_table(
+        rows, [f"{c}, {_name(a)}" for a in STRATEGIES for c in CELLS], PANEL)
     ofat, lodo = ofat_table(rows, ofat_names, PANEL)
     chosen = [{"dataset": r["dataset"], "strategy chosen by CV": r["chosen"],
                "test accuracy": r["accuracy"], "search s (wall)": r["fit_wall_s"]}
@@ -461,8 +475,9 @@ def run(quick=False, seeds=None, log=print, plot_dir=RESULTS):
     os.makedirs(plot_dir, exist_ok=True)
     plot_path = os.path.join(plot_dir, "accuracy.png")
     plot([panel_summary, held_summary], ofat, plot_path)
-    markdown = _markdown(env, machine, seeds, few, panel_summary, held_summary, grid_summary,
-                         chosen, ofat, lodo, threads, elapsed, quick, rows)
+    markdown = _markdown(env, machine, seeds, few, panel_summary, held_summary,
+                         grid_summary, chosen, ofat, lodo, threads, elapsed, quick,
+                         rows)
     return {"rows": rows, "panel": panel_summary, "held_out": held_summary,
             "grid": grid_summary, "ofat": ofat, "lodo": lodo, "threads": threads,
             "markdown": markdown, "plots": [plot_path], "elapsed_s": elapsed}
@@ -491,14 +506,16 @@ def _recommendation(rows, panel, held, shipped):
                                "aggregation", "frontend", "frontend_window", "scaling",
                                "max_epochs", "lr", "clip_grad_norm", "early_stopping"))
     rows = [
-        {"": "panel mean accuracy", "shipped": by[ship]["mean"], "recommended": by[rec]["mean"],
-         "MiniRocket": by[mini]["mean"]},
+        {"": "panel mean accuracy", "shipped": by[ship]["mean"],
+         "recommended": by[rec]["mean"], "MiniRocket": by[mini]["mean"]},
         {"": "outside the panel, mean accuracy", "shipped": out[ship]["mean"],
          "recommended": out[rec]["mean"], "MiniRocket": out[mini]["mean"]},
         {"": "panel, mean fit s (CPU)", "shipped": by[ship]["mean fit s (CPU)"],
-         "recommended": by[rec]["mean fit s (CPU)"], "MiniRocket": by[mini]["mean fit s (CPU)"]},
+         "recommended": by[rec]["mean fit s (CPU)"],
+         "MiniRocket": by[mini]["mean fit s (CPU)"]},
         {"": "panel, max fit s (wall)", "shipped": by[ship]["max fit s (wall)"],
-         "recommended": by[rec]["max fit s (wall)"], "MiniRocket": by[mini]["max fit s (wall)"]},
+         "recommended": by[rec]["max fit s (wall)"],
+         "MiniRocket": by[mini]["max fit s (wall)"]},
         {"": "ArrowHead, training accuracy", "shipped": train_accuracy(ship),
          "recommended": train_accuracy(rec), "MiniRocket": "-"},
     ]
@@ -534,7 +551,8 @@ def _markdown(env, machine, seeds, few, panel, held, grid, chosen, ofat, lodo, t
         _recommendation(rows, panel, held, shown),
         f"Machine: {machine}; every fit on 1 torch thread, one at a time; 1-minute "
         f"load {env['load_1min']} at the start. Whole section: {elapsed / 60:.1f} min."
-        + (" QUICK RUN (2 epochs): numbers are not meaningful." if quick else "") + "\n",
+        + (" QUICK RUN (2 epochs): numbers are not meaningful." if quick else "")
+        + "\n",
         f"Shipped defaults measured: `{shown}`. Accuracy = test accuracy on the "
         f"official split, mean over seeds {seeds} (± population std over seeds) for "
         "the estimator and the hand-written GRU; MiniRocket (seed 0) and DTW are "

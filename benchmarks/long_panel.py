@@ -53,7 +53,8 @@ def load_plaid():
     from sktime.datasets import load_plaid
 
     def as_list(frame):
-        return [np.asarray(frame.iloc[i, 0], dtype=np.float64) for i in range(len(frame))]
+        return [np.asarray(frame.iloc[i, 0], dtype=np.float64)
+                for i in range(len(frame))]
 
     X_train, y_train = load_plaid(split="train")
     X_test, y_test = load_plaid(split="test")
@@ -117,7 +118,8 @@ def evaluate(factory, data, *, aeon_layout=False):
     X_train, y_train, X_test, y_test = data
     if aeon_layout:
         n_steps = max(len(x) for x in list(X_train) + list(X_test))
-        X_train, X_test = _channels_first(X_train, n_steps), _channels_first(X_test, n_steps)
+        X_train, X_test = (_channels_first(X_train, n_steps),
+                           _channels_first(X_test, n_steps))
     model = factory()
     start = time.perf_counter()
     model.fit(X_train, y_train)
@@ -130,7 +132,8 @@ def environment():
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:
-            cpu = next(line.split(":", 1)[1].strip() for line in fh if "model name" in line)
+            cpu = next(line.split(":", 1)[1].strip() for line in fh
+                       if "model name" in line)
     except (OSError, StopIteration):
         pass
     return (

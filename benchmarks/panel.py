@@ -101,8 +101,13 @@ def _score(task, y_true, y_pred):
     return {"rmse": float(np.sqrt(np.mean((np.asarray(y_pred) - y_true) ** 2)))}
 
 
-def _warm_up(cls, _done=set()):
+_WARMED_UP = set()  # the classes ``_warm_up`` has fitted in this process
+
+
+def _warm_up(cls, _done=None):
     """Fit once on a tiny random set so numba compiles before any timing."""
+    if _done is None:
+        _done = _WARMED_UP
     if cls in _done:
         return
     rng = np.random.default_rng(0)
@@ -201,10 +206,10 @@ def _mean_by(rows, key):
 def wins_ties_losses(ours, theirs):
     """``"W/T/L"``: the sets where ``ours`` is above, equal to, below ``theirs``."""
     pairs = list(zip(ours, theirs, strict=True))
-    return "%d/%d/%d" % (
-        sum(a > b + 1e-9 for a, b in pairs),
-        sum(abs(a - b) <= 1e-9 for a, b in pairs),
-        sum(a < b - 1e-9 for a, b in pairs))
+    wins = sum(a > b + 1e-9 for a, b in pairs)
+    ties = sum(abs(a - b) <= 1e-9 for a, b in pairs)
+    losses = sum(a < b - 1e-9 for a, b in pairs)
+    return f"{wins:d}/{ties:d}/{losses:d}"
 
 
 def summarise(rows, half, methods):
@@ -231,7 +236,8 @@ def summarise(rows, half, methods):
             continue
         ours = [table[(m, d)]["accuracy"] for d in sets]
         theirs = [table[(MINIROCKET, d)]["accuracy"] for d in sets]
-        unequal = [i for i, d in enumerate(sets) if not table[(MINIROCKET, d)]["equal_length"]]
+        unequal = [i for i, d in enumerate(sets)
+                   if not table[(MINIROCKET, d)]["equal_length"]]
         fits = [table[(m, d)]["fit_s"] for d in sets]
         summary.append({
             "method": m,
@@ -244,9 +250,10 @@ def summarise(rows, half, methods):
                 if all((DEFAULT, d) in table for d in sets) else ""),
             "gap (points)": 100 * (statistics.mean(ours) - statistics.mean(theirs)),
             "wins/ties/losses": wins_ties_losses(ours, theirs),
-            "unequal-length mean (ours / MiniRocket)": "%.3f / %.3f" % (
-                statistics.mean(ours[i] for i in unequal),
-                statistics.mean(theirs[i] for i in unequal)) if unequal else "",
+            "unequal-length mean (ours / MiniRocket)": (
+                f"{statistics.mean(ours[i] for i in unequal):.3f} / "
+                f"{statistics.mean(theirs[i] for i in unequal):.3f}"
+                if unequal else ""),
             "median fit s": statistics.median(fits),
             "max fit s": max(fits),
         })
@@ -275,11 +282,13 @@ def published_table(rows, half, equal_length=True):
         return []
     means = {DEFAULT: [table[(DEFAULT, d)]["accuracy"] for d in sets]}
     if all((MINIROCKET, d) in table for d in sets):
-        means[f"{MINIROCKET} (this run)"] = [table[(MINIROCKET, d)]["accuracy"] for d in sets]
+        means[f"{MINIROCKET} (this run)"] = [table[(MINIROCKET, d)]["accuracy"]
+                                             for d in sets]
     for name, accuracy in published.items():
         means[f"{name} (published)"] = [accuracy[d] for d in sets]
     ours = means[DEFAULT]
-    return [{"classifier": name, "sets": len(sets), "mean accuracy": statistics.mean(acc),
+    return [{"classifier": name, "sets": len(sets),
+             "mean accuracy": statistics.mean(acc),
              "default wins/ties/losses": (
                  "" if name == DEFAULT else wins_ties_losses(ours, acc))}
             for name, acc in means.items()]
@@ -306,13 +315,13 @@ def plot(rows, methods, path):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.8), sharex=True, sharey=True)
-    for ax, half in zip(axes, ("tuning", "confirmation")):
+    for ax, half in zip(axes, ("tuning", "confirmation"), strict=True):
         table = _mean_by([r for r in rows if r["half"] == half], "accuracy")
-        for m, marker in zip(methods, "os^Dv"):
+        for m, marker in zip(methods, "os^Dv", strict=False):
             points = [(table[(MINIROCKET, d)]["accuracy"], table[(m, d)]["accuracy"], d)
                       for (mm, d) in table if mm == m and (MINIROCKET, d) in table]
             if points:
-                x, y, _ = zip(*points)
+                x, y, _ = zip(*points, strict=True)
                 ax.scatter(x, y, marker=marker, label=m, alpha=0.8)
         ax.plot([0, 1], [0, 1], color="k", lw=0.8)
         ax.set_title(f"{half} half")
@@ -329,7 +338,8 @@ def plot(rows, methods, path):
 def write_report(rows, env, output):
     methods = []
     for row in rows:
-        if row["method"] != MINIROCKET and "accuracy" in row and row["method"] not in methods:
+        if (row["method"] != MINIROCKET and "accuracy" in row
+                and row["method"] not in methods):
             methods.append(row["method"])
     parts = [
         "# Evaluation panel (issue 11)\n",
@@ -374,24 +384,32 @@ def write_report(rows, env, output):
     parts.append("![panel](panel.png)\n")
     with open(os.path.join(output, "panel.md"), "w") as f:
         f.write("\n".join(parts))
-    plot(rows, [m for m in methods if m in (DEFAULT, SEARCH, FAST_LABEL)] or methods[:3],
+    plot(rows,
+         [m for m in methods if m in (DEFAULT, SEARCH, FAST_LABEL)] or methods[:3],
          os.path.join(output, "panel.png"))
 
 
 # --------------------------------------------------------------------- run
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--half", choices=["tuning", "confirmation", "both"], default="tuning")
-    parser.add_argument("--seeds", type=int, default=1, help="seeds per skhidden setting")
-    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first run")
-    parser.add_argument("--search", action="store_true", help="also GridSearchCV(aggregation)")
+    parser.add_argument("--half", choices=["tuning", "confirmation", "both"],
+                        default="tuning")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="seeds per skhidden setting")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seed of the first run")
+    parser.add_argument("--search", action="store_true",
+                        help="also GridSearchCV(aggregation)")
     parser.add_argument("--no-fast", action="store_true", help="skip the fast setting")
-    parser.add_argument("--params", default=None, help="JSON estimator parameters to run")
+    parser.add_argument("--params", default=None,
+                        help="JSON estimator parameters to run")
     parser.add_argument("--label", default=None, help="label of --params rows")
     parser.add_argument("--only", nargs="+", default=None, help="a subset of the sets")
-    parser.add_argument("--regression", action="store_true", help="only the regression sets")
+    parser.add_argument("--regression", action="store_true",
+                        help="only the regression sets")
     parser.add_argument("--fresh", action="store_true", help="discard earlier rows")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs, 2 sets")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2 epochs, 2 sets")
     parser.add_argument("--output", default=RESULTS)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -428,14 +446,17 @@ def main(argv=None):
             f.write(json.dumps(row) + "\n")
         score = row.get("accuracy", row.get("rmse"))
         print(f"[panel] {row['half']:12s} {row['dataset']:28s} {row['method']:32s} "
-              f"seed {row.get('seed')}: {score:.4f}  fit {row['fit_s']:.1f}s", flush=True)
+              f"seed {row.get('seed')}: {score:.4f}  fit {row['fit_s']:.1f}s",
+              flush=True)
 
     for name in names:
         task = "regression" if name in REGRESSION else "classification"
         data = load_panel_set(name)
-        info = {"half": HALF[name], "dataset": name, "task": task, **describe(name, data)}
+        info = {"half": HALF[name], "dataset": name, "task": task,
+                **describe(name, data)}
         if (MINIROCKET, name, 0) not in done:
-            record({**info, "method": MINIROCKET, "seed": 0, **run_minirocket(task, data)})
+            record({**info, "method": MINIROCKET, "seed": 0,
+                    **run_minirocket(task, data)})
         for label, params, search in settings:
             if search and task == "regression":
                 continue
@@ -443,7 +464,8 @@ def main(argv=None):
                 if (label, name, seed) in done:
                     continue
                 p = dict(params, max_epochs=2) if args.quick else params
-                record({**info, "method": label, "seed": seed, "params": json.dumps(params),
+                record({**info, "method": label, "seed": seed,
+                        "params": json.dumps(params),
                         **run_skhidden(task, data, p, seed, search)})
         if task == "regression" and ("training mean", name, 0) not in done:
             y_train, y_test = data[1], data[3]

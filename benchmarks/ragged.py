@@ -1,4 +1,5 @@
-"""Ragged data: length-aware batching against padding to the global maximum (issue 3, item 2).
+"""Ragged data: length-aware batching against padding to the global maximum
+(issue 3, item 2).
 
 Candidate: what ``HiddenStateClassifier.fit`` does, ``SequenceBatches`` with
 shuffling: sequences sorted by length (ties at random), cut into batches,
@@ -60,7 +61,8 @@ class GlobalMaxBatches(SequenceBatches):
             return super().batch_indices()
         rng = np.random.default_rng(self.random_state)
         order = self.indices[rng.permutation(len(self.indices))]
-        return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        return [order[i : i + self.batch_size]
+                for i in range(0, len(order), self.batch_size)]
 
     def __iter__(self):
         n_steps = self.padded.shape[1]
@@ -119,7 +121,8 @@ def padding_fraction(iterator_cls, lengths, batch_size, seed=0):
     global_max = lengths.max()
     processed = 0
     for batch in it.batch_indices():
-        n_steps = global_max if iterator_cls is GlobalMaxBatches else lengths[batch].max()
+        n_steps = (global_max if iterator_cls is GlobalMaxBatches
+                   else lengths[batch].max())
         processed += len(batch) * int(n_steps)
     return 1.0 - lengths.sum() / processed, processed
 
@@ -135,25 +138,29 @@ def run(quick=False, repeats=None, log=print):
     # No front-end: the recurrent layer reads every input step, so padding
     # costs what it costs a plain RNN (a conv front-end divides all lengths,
     # padded or not, by its stride).
-    params = dict(hidden_size=hidden, batch_size=batch_size, max_epochs=epochs, cell="gru",
-                  aggregation="mean", frontend="none", device="cpu", random_state=0)
+    params = dict(hidden_size=hidden, batch_size=batch_size, max_epochs=epochs,
+                  cell="gru", aggregation="mean", frontend="none", device="cpu",
+                  random_state=0)
     rows, checks = [], []
     for dist_name, draw in DISTRIBUTIONS.items():
         lengths = draw(np.random.default_rng(0), n)
         X, y = make_data(lengths)
         settings = (f"n={n} d=2 lengths {lengths.min()}..{lengths.max()} "
-                    f"(mean {lengths.mean():.0f}), GRU hidden={hidden} mean, no front-end, "
-                    f"batch={batch_size}, {epochs} epoch(s) x {repeats} repeat(s)")
+                    f"(mean {lengths.mean():.0f}), GRU hidden={hidden} mean, "
+                    f"no front-end, batch={batch_size}, {epochs} epoch(s) x "
+                    f"{repeats} repeat(s)")
 
-        def fit(iterator):
+        def fit(iterator, X=X, y=y):
             with train_iterator(iterator):
-                clf = HiddenStateClassifier(callbacks=[("clock", EpochClock())], **params)
+                clf = HiddenStateClassifier(callbacks=[("clock", EpochClock())],
+                                            **params)
                 return clf.fit(X, y)
 
         with train_iterator(GlobalMaxBatches):  # warm-up, untimed
             HiddenStateClassifier(**dict(params, max_epochs=1)).fit(X[:64], y[:64])
         HiddenStateClassifier(**dict(params, max_epochs=1)).fit(X[:64], y[:64])
-        base_cpu, cand_cpu, base_wall, cand_wall, ratios_cpu, ratios_wall = ([] for _ in range(6))
+        (base_cpu, cand_cpu, base_wall, cand_wall,
+         ratios_cpu, ratios_wall) = ([] for _ in range(6))
         model = None
         for i in range(repeats):
             order = [("b", GlobalMaxBatches), ("c", SequenceBatches)]
@@ -176,8 +183,9 @@ def run(quick=False, repeats=None, log=print):
         pad_cand, steps_cand = padding_fraction(SequenceBatches, lengths, batch_size)
         speedup_cpu = statistics.median(ratios_cpu)
         speedup_wall = statistics.median(ratios_wall)
-        log(f"[ragged] {dist_name}: speed-up cpu {speedup_cpu:.2f} wall {speedup_wall:.2f}, "
-            f"padding {pad_base:.1%} -> {pad_cand:.1%}, ideal {steps_base / steps_cand:.2f}")
+        log(f"[ragged] {dist_name}: speed-up cpu {speedup_cpu:.2f} "
+            f"wall {speedup_wall:.2f}, padding {pad_base:.1%} -> {pad_cand:.1%}, "
+            f"ideal {steps_base / steps_cand:.2f}")
         rows.append({
             "lengths": dist_name,
             "epoch speed-up (CPU time)": speedup_cpu,
@@ -208,17 +216,20 @@ def _invariance(clf, X, lengths, name, log):
                             torch.from_numpy(lens[i : i + clf.batch_size]))
             padded_out.append(torch.softmax(logits.double(), -1).mean(1))
         global_max = torch.cat(padded_out).numpy()
-        sample = np.random.default_rng(0).choice(len(X), size=min(32, len(X)), replace=False)
+        sample = np.random.default_rng(0).choice(len(X), size=min(32, len(X)),
+                                                 replace=False)
         alone = np.stack([
             torch.softmax(module(torch.from_numpy(X[i][None]),
-                                 torch.tensor([len(X[i])])).double(), -1).mean(1)[0].numpy()
+                                 torch.tensor([len(X[i])])).double(),
+                          -1).mean(1)[0].numpy()
             for i in sample
         ])
     diff_pad = float(np.abs(proba - global_max).max())
     diff_alone = float(np.abs(proba[sample] - alone).max())
     ok = np.allclose(proba, global_max, atol=1e-5) and np.allclose(proba[sample], alone,
                                                                    atol=1e-5)
-    log(f"[ragged] {name}: invariance max |diff| padded {diff_pad:.2e}, alone {diff_alone:.2e}")
+    log(f"[ragged] {name}: invariance max |diff| padded {diff_pad:.2e}, "
+        f"alone {diff_alone:.2e}")
     return {
         "lengths": name,
         "max abs diff vs global-max padding": f"{diff_pad:.1e}",
@@ -248,7 +259,9 @@ def _markdown(rows, checks, env):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # The summary, the docstring's first paragraph, as one line.
+    parser = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args(argv)

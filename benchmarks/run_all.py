@@ -45,8 +45,8 @@ def plot_ragged(rows, path):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     names = [r["lengths"].split(",")[0] for r in rows]
     x = range(len(rows))
-    axes[0].bar([i - 0.2 for i in x], [r["epoch speed-up (CPU time)"] for r in rows], 0.4,
-                label="measured (CPU time)")
+    axes[0].bar([i - 0.2 for i in x], [r["epoch speed-up (CPU time)"] for r in rows],
+                0.4, label="measured (CPU time)")
     axes[0].bar([i + 0.2 for i in x], [r["ideal (steps ratio)"] for r in rows], 0.4,
                 label="ratio of steps processed")
     axes[0].axhline(2.0, color="k", ls="--", lw=0.8, label="target 2x")
@@ -55,10 +55,10 @@ def plot_ragged(rows, path):
     axes[0].set_ylabel("epoch speed-up over global-max padding")
     axes[0].legend(fontsize=7)
     pad = lambda s: float(s.rstrip("%"))  # noqa: E731
-    axes[1].bar([i - 0.2 for i in x], [pad(r["padding, global max"]) for r in rows], 0.4,
-                label="global max")
-    axes[1].bar([i + 0.2 for i in x], [pad(r["padding, length-aware"]) for r in rows], 0.4,
-                label="length-aware")
+    axes[1].bar([i - 0.2 for i in x], [pad(r["padding, global max"]) for r in rows],
+                0.4, label="global max")
+    axes[1].bar([i + 0.2 for i in x], [pad(r["padding, length-aware"]) for r in rows],
+                0.4, label="length-aware")
     axes[1].set_xticks(list(x))
     axes[1].set_xticklabels(names, fontsize=8)
     axes[1].set_ylabel("padded steps / steps processed, %")
@@ -71,12 +71,14 @@ def plot_ragged(rows, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run, small sizes")
-    parser.add_argument("--only", nargs="+", choices=list(SECTIONS), default=list(SECTIONS))
+    parser.add_argument("--only", nargs="+", choices=list(SECTIONS),
+                        default=list(SECTIONS))
     parser.add_argument("--output", default=RESULTS)
     parser.add_argument("--scaling", action="store_true",
                         help="also run benchmarks/scaling.py (issue 6) at the end")
     parser.add_argument("--panel", action="store_true",
-                        help="also run benchmarks/panel.py --half both (issue 11) at the end")
+                        help="also run benchmarks/panel.py --half both (issue 11) "
+                             "at the end")
     args = parser.parse_args(argv)
     os.makedirs(args.output, exist_ok=True)
     set_threads(1)  # every section runs torch on one thread; say so in the header

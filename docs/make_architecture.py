@@ -16,7 +16,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "images", "architecture.svg")
+OUT = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "images", "architecture.svg"
+)
 
 # (layer, modules, what it knows, colour)
 LAYERS = [
@@ -40,7 +42,8 @@ LAYERS = [
     ),
     (
         "training",
-        "_training.py · _device.py · _threads.py · _targets.py · _registry.py · _safe_format.py",
+        "_training.py · _device.py · _threads.py · _targets.py · _registry.py"
+        " · _safe_format.py",
         "skorch net, length-aware batches, NaN-loss guard, device, threads",
         "#c3e3d5",
     ),
@@ -80,9 +83,26 @@ def main():
                 linewidth=1.0,
             )
         )
-        ax.text(0.55, y + height - 0.33, name, fontsize=12, fontweight="bold", va="center")
-        ax.text(0.55, y + height / 2 - 0.05, modules, fontsize=9, family="monospace", va="center")
-        ax.text(0.55, y + 0.27, knows, fontsize=9, style="italic", color="#333333", va="center")
+        ax.text(
+            0.55, y + height - 0.33, name, fontsize=12, fontweight="bold", va="center"
+        )
+        ax.text(
+            0.55,
+            y + height / 2 - 0.05,
+            modules,
+            fontsize=9,
+            family="monospace",
+            va="center",
+        )
+        ax.text(
+            0.55,
+            y + 0.27,
+            knows,
+            fontsize=9,
+            style="italic",
+            color="#333333",
+            va="center",
+        )
         if i < len(LAYERS) - 1:
             ax.annotate(
                 "",

@@ -55,6 +55,7 @@ for params, mean, std in zip(
     search.cv_results_["params"],
     search.cv_results_["mean_test_score"],
     search.cv_results_["std_test_score"],
+    strict=True,
 ):
     print(f"{str(params['hiddenstateclassifier__aggregation']):20s} "
           f"CV accuracy {mean:.3f} ± {std:.3f}")
@@ -83,4 +84,5 @@ ConfusionMatrixDisplay.from_estimator(
 plt.title("Best strategy on the test split")
 plt.show()
 labels, counts = np.unique(y_test, return_counts=True)
-print("test sequences per class:", {str(k): int(v) for k, v in zip(labels, counts)})
+print("test sequences per class:",
+      {str(k): int(v) for k, v in zip(labels, counts, strict=True)})

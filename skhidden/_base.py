@@ -51,7 +51,11 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         "bidirectional": ["boolean"],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "aggregation": [StrOptions(set(AGGREGATIONS)), tuple, list],
-        "timesteps": ["array-like", Interval(numbers.Real, None, None, closed="neither"), None],
+        "timesteps": [
+            "array-like",
+            Interval(numbers.Real, None, None, closed="neither"),
+            None,
+        ],
         "layers": [StrOptions({"last", "all"})],
         "states": [StrOptions({"recurrent", "both"})],
         "n_networks": [Interval(numbers.Integral, 1, None, closed="left")],

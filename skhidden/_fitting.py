@@ -392,8 +392,12 @@ class TrainingMixin:
             module__frontend_window=self.frontend_window,
             module__frontend_scales=scales,
             module__scaling=scaling,
-            module__input_mean=None if input_statistics is None else input_statistics[0],
-            module__input_scale=None if input_statistics is None else input_statistics[1],
+            module__input_mean=(
+                None if input_statistics is None else input_statistics[0]
+            ),
+            module__input_scale=(
+                None if input_statistics is None else input_statistics[1]
+            ),
             **{f"module__{k}": v for k, v in network_params.items()},
             criterion=criterion,
             optimizer=optimizer,

@@ -33,7 +33,9 @@ class InspectionMixin:
             One float32 array per sequence, covering its valid steps only
             (its windows, ``ceil(n_timesteps_i / stride)``, with a front-end).
         """
-        return self._stream(X, lambda m, Xb, lengths: m.hidden_states(Xb, lengths), per_step=True)
+        return self._stream(
+            X, lambda m, Xb, lengths: m.hidden_states(Xb, lengths), per_step=True
+        )
 
     def attention_weights(self, X):
         """Attention weights of each sequence over its own valid steps.

@@ -255,7 +255,9 @@ class ScoreStreamMixin:
         the series' length.
         """
         scores = ScoreStream(module, *self._score_options())
-        parts = [scores.update(X[:, i : i + chunk]) for i in range(0, X.shape[1], chunk)]
+        parts = [
+            scores.update(X[:, i : i + chunk]) for i in range(0, X.shape[1], chunk)
+        ]
         return torch.cat([*parts, scores.finish()], dim=1).cpu().numpy()
 
 

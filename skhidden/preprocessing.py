@@ -89,7 +89,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             dtypes = [getattr(x, "dtype", None) for x in X]
             return [
                 seq.reshape(np.shape(x)).astype(_float_dtype(dtype))
-                for seq, x, dtype in zip(unpad(values, lengths), X, dtypes)
+                for seq, x, dtype in zip(unpad(values, lengths), X, dtypes, strict=True)
             ]
         X = np.asarray(X)
         out = np.full(X.shape[:2] + (padded.shape[2],), np.nan)

@@ -8,7 +8,7 @@ import torch
 @pytest.fixture(autouse=True)
 def fixed_seeds():
     """Every test starts from the same global RNG state."""
-    np.random.seed(0)
+    np.random.seed(0)  # noqa: NPY002
     torch.manual_seed(0)
 
 
@@ -23,7 +23,7 @@ def make_sequences(n=48, n_steps=12, n_features=2, ragged=False, seed=0):
     y = (X[:, :, 0].mean(axis=1) > 0).astype(int)
     if ragged:
         lengths = rng.integers(n_steps // 2, n_steps + 1, size=n)
-        X = [x[:length] for x, length in zip(X, lengths)]
+        X = [x[:length] for x, length in zip(X, lengths, strict=True)]
         y = np.array([int(x[:, 0].mean() > 0) for x in X])
     return X, y
 
@@ -48,6 +48,11 @@ def forbid_unpickling(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("loading must not unpickle")
 
-    for module, name in [(pickle, "load"), (pickle, "loads"), (torch, "load"), (joblib, "load")]:
+    for module, name in [
+        (pickle, "load"),
+        (pickle, "loads"),
+        (torch, "load"),
+        (joblib, "load"),
+    ]:
         monkeypatch.setattr(module, name, forbidden)
     monkeypatch.setattr(pickle, "Unpickler", forbidden)

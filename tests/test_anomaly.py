@@ -499,7 +499,9 @@ def test_the_bank_does_not_depend_on_the_inference_batches(monkeypatch):
 
 @pytest.mark.parametrize("frontend", ["none", "resnet"])
 @pytest.mark.parametrize("score", SCORES)
-def test_a_series_too_long_for_one_batch_is_scored_in_chunks(monkeypatch, frontend, score):
+def test_a_series_too_long_for_one_batch_is_scored_in_chunks(
+    monkeypatch, frontend, score
+):
     import skhidden._inference
 
     detector = HiddenStateAnomalyDetector(

@@ -15,7 +15,9 @@ from skhidden import (
     SequenceScaler,
 )
 
-FAST = dict(hidden_size=8, max_epochs=30, batch_size=64, lr=0.02, random_state=0, device="cpu")
+FAST = dict(
+    hidden_size=8, max_epochs=30, batch_size=64, lr=0.02, random_state=0, device="cpu"
+)
 
 ESTIMATORS = [
     HiddenStateClassifier(**FAST),

@@ -13,11 +13,11 @@ import time
 import joblib
 import numpy as np
 import pytest
-from conftest import make_sequences
 from probes import ThreadProbe, trained_in, trained_threads
 from sklearn.model_selection import GridSearchCV, cross_validate
 from threadpoolctl import threadpool_limits
 
+from conftest import make_sequences
 from skhidden import HiddenStateClassifier, HiddenStateRegressor
 from skhidden._device import resolve_device
 

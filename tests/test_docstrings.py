@@ -50,13 +50,17 @@ def test_docstring_matches_signature(cls):
         default = signature[name].default
         written = documented[name].strip()
         expected = repr(default).replace("'", '"') if default is not None else "None"
-        assert written.strip("`") == expected, f"{cls.__name__}.{name}: {written} != {expected}"
+        assert written.strip("`") == expected, (
+            f"{cls.__name__}.{name}: {written} != {expected}"
+        )
 
 
 def test_shared_parameters_take_each_signatures_default_and_a_class_description():
     from skhidden._docstrings import fill_parameters
 
-    assert 'max_epochs : int or "auto", default="auto"\n' in HiddenStateClassifier.__doc__
+    assert (
+        'max_epochs : int or "auto", default="auto"\n' in HiddenStateClassifier.__doc__
+    )
     assert 'max_epochs : int or "auto", default=300\n' in HiddenStateRegressor.__doc__
     assert "cut Tecator's" in HiddenStateRegressor.__doc__
     assert "cut Tecator's" not in HiddenStateClassifier.__doc__

@@ -5,10 +5,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_sequences
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import KFold, cross_val_score
 
+from conftest import make_sequences
 from skhidden import HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer
 
 TINY = dict(hidden_size=4, max_epochs=2, random_state=0, device="cpu")

@@ -4,7 +4,6 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import make_sequences
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -12,6 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import compute_class_weight
 from skorch.callbacks import Callback
 
+from conftest import make_sequences
 from skhidden import (
     HiddenStateClassifier,
     HiddenStateRegressor,
@@ -27,7 +27,9 @@ STRATEGIES = ["last", "mean", "max", "attention", "timesteps", ("mean", "max")]
 # ------------------------------------------------------------------ classifier
 def test_classifier_learns_a_sequence_task(sequences):
     X, y = sequences
-    clf = HiddenStateClassifier(hidden_size=16, max_epochs=40, random_state=0, device="cpu")
+    clf = HiddenStateClassifier(
+        hidden_size=16, max_epochs=40, random_state=0, device="cpu"
+    )
     assert clf.fit(X, y).score(X, y) > 0.9
     losses = clf.history_[:, "train_loss"]
     assert len(losses) == 40
@@ -59,7 +61,9 @@ def test_class_weight_reaches_the_loss(sequences, class_weight):
     X, y = sequences
     clf = HiddenStateClassifier(class_weight=class_weight, **TINY).fit(X, y)
     expected = compute_class_weight(class_weight, classes=np.array([0, 1]), y=y)
-    np.testing.assert_allclose(clf.net_.criterion_.loss.weight.numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        clf.net_.criterion_.loss.weight.numpy(), expected, rtol=1e-6
+    )
 
 
 def test_class_weight_shifts_predictions_to_the_weighted_class(sequences):
@@ -87,7 +91,9 @@ def test_continuous_labels_are_rejected_by_the_classifier(sequences):
 def test_regressor_learns_and_keeps_target_shape(sequences):
     X, _ = sequences
     y = X[:, :, 0].mean(axis=1)
-    reg = HiddenStateRegressor(hidden_size=16, max_epochs=40, random_state=0, device="cpu")
+    reg = HiddenStateRegressor(
+        hidden_size=16, max_epochs=40, random_state=0, device="cpu"
+    )
     pred = reg.fit(X, y).predict(X)
     assert pred.shape == (len(X),)
     assert reg.score(X, y) > 0.5
@@ -118,8 +124,12 @@ def test_transformer_timesteps_features_are_the_selected_states(sequences):
     tr = HiddenStateTransformer(aggregation="timesteps", timesteps=[0, -1], **TINY)
     features = tr.fit(X, y).transform(X)
     states = tr.hidden_states(X)
-    np.testing.assert_allclose(features[:, :8], np.stack([s[0] for s in states]), atol=1e-6)
-    np.testing.assert_allclose(features[:, 8:], np.stack([s[-1] for s in states]), atol=1e-6)
+    np.testing.assert_allclose(
+        features[:, :8], np.stack([s[0] for s in states]), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        features[:, 8:], np.stack([s[-1] for s in states]), atol=1e-6
+    )
     assert tr.get_feature_names_out()[8] == "timestep-1_0"
 
 
@@ -135,8 +145,8 @@ def test_transformer_self_supervised_learns_next_steps(bidirectional):
     phases = np.random.default_rng(0).uniform(0, 2 * np.pi, size=32)
     X = np.sin(t[None, :] + phases[:, None])[:, :, None].astype(np.float32)
     tr = HiddenStateTransformer(
-        hidden_size=16, max_epochs=40, lr=0.01, batch_size=8, bidirectional=bidirectional,
-        random_state=0, device="cpu",
+        hidden_size=16, max_epochs=40, lr=0.01, batch_size=8,
+        bidirectional=bidirectional, random_state=0, device="cpu",
     ).fit(X)
     assert tr.objective_ == "next_step"
     losses = tr.history_[:, "train_loss"]
@@ -160,7 +170,10 @@ def test_grid_search_over_strategies_and_cells(ragged_sequences):
     X, y = ragged_sequences
     search = GridSearchCV(
         HiddenStateClassifier(**TINY),
-        {"aggregation": ["last", "mean", ("mean", "max")], "cell": ["rnn", "lstm", "gru"]},
+        {
+            "aggregation": ["last", "mean", ("mean", "max")],
+            "cell": ["rnn", "lstm", "gru"],
+        },
         cv=2,
     ).fit(X, y)
     assert len(search.cv_results_["params"]) == 9
@@ -188,7 +201,9 @@ def test_random_state_makes_fits_identical(ragged_sequences):
     params = dict(TINY, dropout=0.3, num_layers=2)
     first = HiddenStateClassifier(**params).fit(X, y).predict_proba(X)
     second = HiddenStateClassifier(**params).fit(X, y).predict_proba(X)
-    other = HiddenStateClassifier(**dict(params, random_state=1)).fit(X, y).predict_proba(X)
+    other = (
+        HiddenStateClassifier(**dict(params, random_state=1)).fit(X, y).predict_proba(X)
+    )
     np.testing.assert_array_equal(first, second)
     assert not np.allclose(first, other)
 
@@ -204,7 +219,9 @@ def test_fit_leaves_the_global_torch_rng_alone(sequences):
 
 @pytest.mark.parametrize("aggregation", STRATEGIES)
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_prediction_is_the_same_alone_or_batched(ragged_sequences, aggregation, bidirectional):
+def test_prediction_is_the_same_alone_or_batched(
+    ragged_sequences, aggregation, bidirectional
+):
     X, y = ragged_sequences
     clf = HiddenStateClassifier(
         aggregation=aggregation, bidirectional=bidirectional, cell="lstm", **TINY
@@ -236,7 +253,11 @@ def test_early_stopping_holds_out_data_and_stops(sequences):
 def test_verbose_prints_one_line_per_epoch(sequences, capsys):
     X, y = sequences
     HiddenStateClassifier(**dict(TINY, verbose=1)).fit(X, y)
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
+    lines = [
+        line
+        for line in capsys.readouterr().out.splitlines()
+        if line.strip()[:1].isdigit()
+    ]
     assert len(lines) == 3
 
 
@@ -257,7 +278,9 @@ def test_user_callbacks_are_called(sequences):
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw", "rmsprop", torch.optim.Adagrad])
 def test_optimizer_choices(sequences, optimizer):
     X, y = sequences
-    clf = HiddenStateClassifier(optimizer=optimizer, weight_decay=1e-3, **TINY).fit(X, y)
+    clf = HiddenStateClassifier(
+        optimizer=optimizer, weight_decay=1e-3, **TINY
+    ).fit(X, y)
     expected = optimizer if isinstance(optimizer, type) else type(clf.net_.optimizer_)
     assert isinstance(clf.net_.optimizer_, expected)
     assert clf.net_.optimizer_.param_groups[0]["weight_decay"] == 1e-3
@@ -350,7 +373,9 @@ def test_bad_parameters_fail_before_training(sequences, params, match):
 
 def test_timesteps_longer_than_a_predict_sequence(sequences):
     X, y = sequences
-    clf = HiddenStateClassifier(aggregation="timesteps", timesteps=[5, -1], frontend="none", **TINY).fit(X, y)
+    clf = HiddenStateClassifier(
+        aggregation="timesteps", timesteps=[5, -1], frontend="none", **TINY
+    ).fit(X, y)
     with pytest.raises(ValueError, match="selects step 5"):
         clf.predict([np.ones((3, 2))])
 

@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import torch
-from conftest import make_sequences
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback
 
+from conftest import make_sequences
 from skhidden import (
     HiddenStateClassifier,
     HiddenStateRegressor,

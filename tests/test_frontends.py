@@ -2,11 +2,13 @@
 
 import numpy as np
 import pytest
-from conftest import make_sequences
 
+from conftest import make_sequences
 from skhidden import HiddenStateClassifier, HiddenStateTransformer
 
-TINY = dict(hidden_size=6, max_epochs=2, random_state=0, device="cpu", frontend_window=4)
+TINY = dict(
+    hidden_size=6, max_epochs=2, random_state=0, device="cpu", frontend_window=4
+)
 
 
 @pytest.fixture(scope="module")
@@ -17,10 +19,16 @@ def long_ragged():
 @pytest.mark.parametrize("frontend", ["patch", "conv", "resnet"])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_prediction_is_the_same_alone_or_batched(long_ragged, frontend, cell, bidirectional):
+def test_prediction_is_the_same_alone_or_batched(
+    long_ragged, frontend, cell, bidirectional
+):
     X, y = long_ragged
     clf = HiddenStateClassifier(
-        frontend=frontend, cell=cell, bidirectional=bidirectional, aggregation=("mean", "last"), **TINY
+        frontend=frontend,
+        cell=cell,
+        bidirectional=bidirectional,
+        aggregation=("mean", "last"),
+        **TINY,
     ).fit(X, y)
     batched = clf.predict_proba(X)
     alone = np.concatenate([clf.predict_proba([x]) for x in X[:6]])
@@ -30,16 +38,23 @@ def test_prediction_is_the_same_alone_or_batched(long_ragged, frontend, cell, bi
 @pytest.mark.parametrize("frontend", ["patch", "conv", "resnet"])
 def test_fits_are_reproducible(long_ragged, frontend):
     X, y = long_ragged
-    first = HiddenStateClassifier(frontend=frontend, dropout=0.2, num_layers=2, **TINY).fit(X, y)
-    second = HiddenStateClassifier(frontend=frontend, dropout=0.2, num_layers=2, **TINY).fit(X, y)
+    first = HiddenStateClassifier(
+        frontend=frontend, dropout=0.2, num_layers=2, **TINY
+    ).fit(X, y)
+    second = HiddenStateClassifier(
+        frontend=frontend, dropout=0.2, num_layers=2, **TINY
+    ).fit(X, y)
     np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
 
 
-@pytest.mark.parametrize("frontend, stride", [("none", 1), ("patch", 4), ("conv", 2), ("resnet", 2)]
+@pytest.mark.parametrize(
+    "frontend, stride", [("none", 1), ("patch", 4), ("conv", 2), ("resnet", 2)]
 )
 def test_states_and_weights_are_one_per_window(long_ragged, frontend, stride):
     X, y = long_ragged
-    clf = HiddenStateClassifier(frontend=frontend, aggregation="attention", **TINY).fit(X, y)
+    clf = HiddenStateClassifier(
+        frontend=frontend, aggregation="attention", **TINY
+    ).fit(X, y)
     windows = [-(-len(x) // stride) for x in X]
     assert [len(s) for s in clf.hidden_states(X)] == windows
     weights = clf.attention_weights(X)
@@ -56,9 +71,12 @@ def test_staged_predictions_are_per_window_and_end_at_predict_proba(long_ragged)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-@pytest.mark.parametrize("aggregation", ["last", "mean", "max", "attention", ("mean", "max")])
 @pytest.mark.parametrize(
-    "states, scaling", [("recurrent", "feature"), ("both", "feature"), ("recurrent", "feature_running")]
+    "aggregation", ["last", "mean", "max", "attention", ("mean", "max")]
+)
+@pytest.mark.parametrize(
+    "states, scaling",
+    [("recurrent", "feature"), ("both", "feature"), ("recurrent", "feature_running")],
 )
 def test_resnet_stages_read_nothing_after_their_windows(
     long_ragged, cell, aggregation, states, scaling
@@ -83,7 +101,9 @@ def test_resnet_stages_read_nothing_after_their_windows(
 def test_timesteps_count_windows(long_ragged):
     X, y = long_ragged
     assert min(len(x) for x in X) == 20  # 5 windows of 4 steps
-    HiddenStateClassifier(frontend="patch", aggregation="timesteps", timesteps=[4], **TINY).fit(X, y)
+    HiddenStateClassifier(
+        frontend="patch", aggregation="timesteps", timesteps=[4], **TINY
+    ).fit(X, y)
     with pytest.raises(ValueError, match="selects step 5"):
         HiddenStateClassifier(
             frontend="patch", aggregation="timesteps", timesteps=[5], **TINY
@@ -94,7 +114,7 @@ def test_timesteps_count_windows(long_ragged):
 def test_frontend_transformer_learns_without_labels(frontend):
     rng = np.random.default_rng(0)
     X = [np.sin(np.arange(n) / 3.0 + phase)[:, None] for n, phase in
-         zip(rng.integers(30, 60, size=24), rng.uniform(0, 6, size=24))]
+         zip(rng.integers(30, 60, size=24), rng.uniform(0, 6, size=24), strict=True)]
     tr = HiddenStateTransformer(
         frontend=frontend, **dict(TINY, hidden_size=16, max_epochs=30, lr=0.02)
     ).fit(X)
@@ -125,7 +145,9 @@ def test_auto_scaling_reads_the_shape_only_where_amplitudes_differ(tmp_path):
     plain = HiddenStateClassifier(scaling="auto", **TINY).fit(standardised, y)
     assert plain.scaling_ == "feature"
     same = HiddenStateClassifier(scaling="feature", **TINY).fit(standardised, y)
-    np.testing.assert_array_equal(plain.predict_proba(standardised), same.predict_proba(standardised))
+    np.testing.assert_array_equal(
+        plain.predict_proba(standardised), same.predict_proba(standardised)
+    )
 
     one = HiddenStateClassifier(scaling="auto", n_networks=1, **TINY).fit(loud, y)
     assert one.scaling_ == "feature_running"
@@ -135,11 +157,15 @@ def test_auto_scaling_reads_the_shape_only_where_amplitudes_differ(tmp_path):
     skhidden.save(one, tmp_path / "model.skh")
     loaded = skhidden.load(tmp_path / "model.skh")
     assert loaded.scaling_ == "feature_running"
-    np.testing.assert_allclose(loaded.predict_proba(loud), one.predict_proba(loud), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict_proba(loud), one.predict_proba(loud), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_auto_scaling_gives_an_ensemble_both_shape_views_in_turn(tmp_path, bidirectional):
+def test_auto_scaling_gives_an_ensemble_both_shape_views_in_turn(
+    tmp_path, bidirectional
+):
     import joblib
 
     import skhidden

@@ -10,16 +10,18 @@ batch neighbours.
 import copy
 
 import numpy as np
-import torch
 import pytest
-from conftest import make_sequences
+import torch
 from sklearn.model_selection import GridSearchCV
 
 import skhidden._inference
+from conftest import make_sequences
 from skhidden import HiddenStateClassifier, HiddenStateRegressor, HiddenStateTransformer
 from skhidden.nn.aggregation import timestep_indices
 
-TINY = dict(hidden_size=4, max_epochs=3, lr=0.02, random_state=0, device="cpu", frontend="none")
+TINY = dict(
+    hidden_size=4, max_epochs=3, lr=0.02, random_state=0, device="cpu", frontend="none"
+)
 STRATEGIES = ["last", "mean", "max", "attention", "timesteps", ("mean", "attention")]
 POOLED = [s for s in STRATEGIES if s != "timesteps"]
 

@@ -38,8 +38,8 @@ def test_load_dataset_errors():
 
 def test_main_job_writes_table_and_model(tmp_path, capsys):
     status = main(
-        ["--dataset", "JapaneseVowels", "--epochs", "2", "--hidden-size", "4", "--cv", "2",
-         "--strategies", "last", "mean+max", "--output", str(tmp_path)]
+        ["--dataset", "JapaneseVowels", "--epochs", "2", "--hidden-size", "4",
+         "--cv", "2", "--strategies", "last", "mean+max", "--output", str(tmp_path)]
     )
     assert status == 0
     out = capsys.readouterr().out
@@ -53,6 +53,9 @@ def test_main_job_writes_table_and_model(tmp_path, capsys):
 
 def test_module_entry_point_prints_help():
     result = subprocess.run(
-        [sys.executable, "-m", "skhidden", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "skhidden", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "GridSearchCV" in result.stdout and "--dataset" in result.stdout

@@ -14,7 +14,6 @@ import pytest
 import safetensors
 import safetensors.torch
 import torch
-from conftest import make_sequences
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -23,6 +22,7 @@ from sklearn.pipeline import make_pipeline
 from skorch.exceptions import DeviceWarning
 
 import skhidden
+from conftest import make_sequences
 from skhidden import (
     HiddenStateClassifier,
     HiddenStateRegressor,
@@ -122,8 +122,18 @@ def test_every_estimator_and_strategy_round_trips(cls, aggregation, data, tmp_pa
         dict(class_weight="balanced", aggregation=["mean", "attention"], verbose=False),
         dict(frontend="patch", frontend_window=3, aggregation="timesteps"),
         dict(frontend="conv", frontend_window=2, bidirectional=True),
-        dict(frontend="resnet", frontend_window=2, scaling="sequence_level", lr_schedule="cosine"),
-        dict(frontend="resnet", frontend_window=2, scaling="feature_sequence", states="both"),
+        dict(
+            frontend="resnet",
+            frontend_window=2,
+            scaling="sequence_level",
+            lr_schedule="cosine",
+        ),
+        dict(
+            frontend="resnet",
+            frontend_window=2,
+            scaling="feature_sequence",
+            states="both",
+        ),
         dict(n_networks=2, aggregation="attention"),
     ],
     ids=[
@@ -394,7 +404,9 @@ def test_file_holds_a_readable_description_and_versions(saved):
     } | {"criterion.loss.weight"}
 
 
-def test_loading_runs_no_pickle_and_leaves_the_random_state_alone(saved, forbid_unpickling):
+def test_loading_runs_no_pickle_and_leaves_the_random_state_alone(
+    saved, forbid_unpickling
+):
     estimator, path, X = saved
     state = torch.random.get_rng_state()
     loaded = skhidden.load(path)

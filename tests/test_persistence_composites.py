@@ -10,7 +10,6 @@ import pytest
 import safetensors
 import skops.io
 import torch
-from conftest import make_sequences
 from sklearn.base import is_classifier, is_regressor
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -19,6 +18,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import skhidden
+from conftest import make_sequences
 from skhidden import (
     HiddenStateClassifier,
     HiddenStateRegressor,

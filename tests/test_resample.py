@@ -4,6 +4,7 @@ import joblib
 import numpy as np
 import pytest
 
+from conftest import make_sequences
 from skhidden import (
     HiddenStateAnomalyDetector,
     HiddenStateClassifier,
@@ -12,8 +13,6 @@ from skhidden import (
     load,
 )
 from skhidden.sequences import check_sequences, resample
-
-from conftest import make_sequences
 
 TINY = dict(hidden_size=8, max_epochs=3, random_state=0, device="cpu")
 
@@ -39,7 +38,7 @@ def test_resample_matches_linear_interpolation_per_sequence(length):
     assert resampled.shape == (5, length, 3)
     assert resampled.dtype == padded.dtype
     np.testing.assert_array_equal(new_lengths, length)
-    for row, sequence in zip(resampled, sequences):
+    for row, sequence in zip(resampled, sequences, strict=True):
         np.testing.assert_allclose(
             row, _interp(sequence, length), rtol=1e-12, atol=1e-12
         )
@@ -51,8 +50,10 @@ def test_resample_works_through_long_outputs_in_row_blocks():
     rng = np.random.default_rng(0)
     sequences = [rng.normal(size=(n, 4)).astype(np.float32) for n in (3, 50, 7)]
     resampled, _ = resample(*check_sequences(sequences), 300_000)
-    for row, sequence in zip(resampled, sequences):
-        np.testing.assert_allclose(row, _interp(sequence, 300_000), rtol=1e-5, atol=1e-6)
+    for row, sequence in zip(resampled, sequences, strict=True):
+        np.testing.assert_allclose(
+            row, _interp(sequence, 300_000), rtol=1e-5, atol=1e-6
+        )
 
 
 def test_inference_parts_count_the_read_length():
@@ -192,6 +193,6 @@ def test_resample_gives_each_sequence_its_own_length():
     resampled, new_lengths = resample(padded, lengths, np.array([6, 3, 2]))
     assert resampled.shape == (3, 6, 2)
     np.testing.assert_array_equal(new_lengths, [6, 3, 2])
-    for row, sequence, n in zip(resampled, sequences, (6, 3, 2)):
+    for row, sequence, n in zip(resampled, sequences, (6, 3, 2), strict=True):
         np.testing.assert_allclose(row[:n], _interp(sequence, n), rtol=1e-12)
         assert not row[n:].any()  # zero after its new length

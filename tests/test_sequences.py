@@ -66,7 +66,7 @@ def test_input_is_never_modified():
     check_sequences(X)
     check_sequences(ragged)
     np.testing.assert_array_equal(X, before)
-    for r, b in zip(ragged, ragged_before):
+    for r, b in zip(ragged, ragged_before, strict=True):
         np.testing.assert_array_equal(r, b)
 
 
@@ -104,7 +104,10 @@ def test_bad_input_gets_a_clear_value_error(X, match):
     "X, match",
     [
         (np.array([["a", "b"]]), "strings"),
-        (np.array([[1.0, {"a": 1}]], dtype=object), "argument must be a string.* number"),
+        (
+            np.array([[1.0, {"a": 1}]], dtype=object),
+            "argument must be a string.* number",
+        ),
         (None, "NoneType"),
         (3.0, "float"),
     ],
@@ -145,7 +148,7 @@ def test_plan_batches_shuffles_batch_order_between_draws():
     rng = np.random.default_rng(0)
     first = plan_batches(lengths, 8, shuffle=True, random_state=rng)
     second = plan_batches(lengths, 8, shuffle=True, random_state=rng)
-    assert not all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
 
 
 def test_amplitude_spread_is_one_for_standardised_sequences():

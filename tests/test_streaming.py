@@ -4,9 +4,9 @@ import functools
 
 import numpy as np
 import pytest
-from conftest import make_sequences
 
 import skhidden._inference
+from conftest import make_sequences
 from skhidden import HiddenStateClassifier, HiddenStateTransformer
 from skhidden.sequences import iter_chunks
 
@@ -14,7 +14,11 @@ from skhidden.sequences import iter_chunks
 @pytest.fixture
 def small_parts(monkeypatch):
     """Make every input of more than a few sequences stream in parts."""
-    monkeypatch.setattr(skhidden._inference, "iter_chunks", functools.partial(iter_chunks, max_values=100))
+    monkeypatch.setattr(
+        skhidden._inference,
+        "iter_chunks",
+        functools.partial(iter_chunks, max_values=100),
+    )
 
 
 def test_iter_chunks_covers_the_input_with_exact_names():
@@ -30,20 +34,26 @@ def test_iter_chunks_covers_the_input_with_exact_names():
 @pytest.mark.parametrize("ragged", [False, True])
 def test_streamed_outputs_equal_whole_outputs(small_parts, ragged):
     X, y = make_sequences(n=40, ragged=ragged)
-    clf = HiddenStateClassifier(hidden_size=6, max_epochs=2, random_state=0, device="cpu")
+    clf = HiddenStateClassifier(
+        hidden_size=6, max_epochs=2, random_state=0, device="cpu"
+    )
     clf.fit(X, y)
-    tr = HiddenStateTransformer(hidden_size=6, max_epochs=2, random_state=0, device="cpu")
+    tr = HiddenStateTransformer(
+        hidden_size=6, max_epochs=2, random_state=0, device="cpu"
+    )
     tr.fit(X, y)
     proba, features, states = clf.predict_proba(X), tr.transform(X), tr.hidden_states(X)
     # The reference: the same input in one part.
     skhidden._inference.iter_chunks = iter_chunks
     np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-6)
     np.testing.assert_allclose(features, tr.transform(X), atol=1e-6)
-    for a, b in zip(states, tr.hidden_states(X)):
+    for a, b in zip(states, tr.hidden_states(X), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-def test_bad_part_is_refused_before_any_work_with_exact_indices(small_parts, monkeypatch):
+def test_bad_part_is_refused_before_any_work_with_exact_indices(
+    small_parts, monkeypatch
+):
     X, y = make_sequences(n=40)
     clf = HiddenStateClassifier(hidden_size=6, max_epochs=1, device="cpu").fit(X, y)
     calls = []
@@ -51,6 +61,8 @@ def test_bad_part_is_refused_before_any_work_with_exact_indices(small_parts, mon
     monkeypatch.setattr(module, "forward", lambda *a: calls.append(1))
     X = X.copy()
     X[37, 2, 0] = np.nan
-    with pytest.raises(ValueError, match=r"X\[36:40\] has NaN inside sequence 1 at step 2"):
+    with pytest.raises(
+        ValueError, match=r"X\[36:40\] has NaN inside sequence 1 at step 2"
+    ):
         clf.predict(X)
     assert calls == []

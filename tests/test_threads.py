@@ -12,13 +12,13 @@ import threading
 import numpy as np
 import pytest
 import torch
-from conftest import make_sequences
 from joblib import cpu_count
 from joblib.externals.loky import get_reusable_executor
 from probes import ThreadProbe, trained_in, trained_threads
 from sklearn.model_selection import GridSearchCV, cross_validate
 from threadpoolctl import threadpool_limits
 
+from conftest import make_sequences
 from skhidden import HiddenStateClassifier, _threads
 from skhidden._threads import step_work, thread_budget, torch_threads
 

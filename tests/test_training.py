@@ -10,6 +10,7 @@ from skorch.callbacks import Callback, GradientNormClipping
 from skorch.dataset import Dataset
 from skorch.history import History
 
+from conftest import make_sequences
 from skhidden import (
     HiddenStateClassifier,
     HiddenStateRegressor,
@@ -25,15 +26,15 @@ from skhidden._training import (
 )
 from skhidden.sequences import check_sequences
 
-from conftest import make_sequences
-
 TINY = dict(hidden_size=8, max_epochs=3, random_state=0, device="cpu")
 
 
 def _batches(X, batch_size=8, **kwargs):
     padded, lengths = check_sequences(X)
     y = np.arange(len(lengths))
-    return SequenceBatches(Dataset({"X": padded, "lengths": lengths}, y), batch_size, **kwargs)
+    return SequenceBatches(
+        Dataset({"X": padded, "lengths": lengths}, y), batch_size, **kwargs
+    )
 
 
 # --------------------------------------------------------------- the iterator
@@ -44,7 +45,7 @@ def test_batches_cover_every_sequence_once_and_trim_to_their_longest():
     for Xb, yb in batches:
         lengths = Xb["lengths"].numpy()
         assert Xb["X"].shape[1] == lengths.max()
-        for row, i in zip(Xb["X"].numpy(), yb.numpy()):
+        for row, i in zip(Xb["X"].numpy(), yb.numpy(), strict=True):
             np.testing.assert_array_equal(row[: len(X[i])], X[i])
         seen.extend(yb.tolist())
     assert sorted(seen) == list(range(50))
@@ -54,7 +55,9 @@ def test_batches_cover_every_sequence_once_and_trim_to_their_longest():
 def test_shuffled_batches_group_similar_lengths_and_change_order_each_epoch():
     rng = np.random.default_rng(0)
     X = [np.ones((int(t), 1), np.float32) for t in rng.integers(1, 200, size=256)]
-    batches = _batches(X, batch_size=16, shuffle=True, random_state=np.random.default_rng(0))
+    batches = _batches(
+        X, batch_size=16, shuffle=True, random_state=np.random.default_rng(0)
+    )
     first, second = batches.batch_indices(), batches.batch_indices()
     assert [b.tolist() for b in first] != [b.tolist() for b in second]
     lengths = np.array([len(x) for x in X])
@@ -70,7 +73,9 @@ def test_cropped_training_batches_are_random_windows_of_each_sequence():
     starts = []
     for _ in range(2):  # a new window every epoch
         for Xb, yb in batches:
-            for row, length, i in zip(Xb["X"].numpy(), Xb["lengths"].numpy(), yb.numpy()):
+            for row, length, i in zip(
+                Xb["X"].numpy(), Xb["lengths"].numpy(), yb.numpy(), strict=True
+            ):
                 assert length == math.ceil(0.6 * len(X[i]))
                 assert (row[length:] == 0).all()
                 start = next(
@@ -84,8 +89,10 @@ def test_cropped_training_batches_are_random_windows_of_each_sequence():
 def test_crop_leaves_unshuffled_batches_whole_and_crops_per_step_targets_alike():
     X, _ = make_sequences(n=10, n_steps=12, ragged=True)
     padded, lengths = check_sequences(X)
-    whole = SequenceBatches(Dataset({"X": padded, "lengths": lengths}, padded), 4, crop=0.5)
-    for (Xb, yb), batch in zip(whole, whole.batch_indices()):
+    whole = SequenceBatches(
+        Dataset({"X": padded, "lengths": lengths}, padded), 4, crop=0.5
+    )
+    for (Xb, _), batch in zip(whole, whole.batch_indices(), strict=True):
         np.testing.assert_array_equal(Xb["lengths"].numpy(), lengths[batch])
     cropped = SequenceBatches(
         Dataset({"X": padded, "lengths": lengths}, padded), 4, shuffle=True,
@@ -102,9 +109,13 @@ def test_warped_training_batches_stretch_each_sequence_by_a_random_factor():
     factors = []
     for _ in range(2):  # a new factor every epoch
         for Xb, yb in batches:
-            for row, length, i in zip(Xb["X"].numpy(), Xb["lengths"].numpy(), yb.numpy()):
+            for row, length, i in zip(
+                Xb["X"].numpy(), Xb["lengths"].numpy(), yb.numpy(), strict=True
+            ):
                 original = X[i]
-                assert round(0.7 * len(original)) <= length <= round(1.3 * len(original))
+                assert (
+                    round(0.7 * len(original)) <= length <= round(1.3 * len(original))
+                )
                 assert (row[length:] == 0).all()
                 # Linear interpolation keeps the first and last steps.
                 np.testing.assert_allclose(row[0], original[0], atol=1e-6)
@@ -117,8 +128,10 @@ def test_warp_stretches_per_step_targets_alike_and_leaves_unshuffled_batches():
     X, _ = make_sequences(n=10, n_steps=12, ragged=True)
     padded, lengths = check_sequences(X)
     data = Dataset({"X": padded, "lengths": lengths}, padded)
-    for (Xb, yb), batch in zip(
-        SequenceBatches(data, 4, warp=0.5), SequenceBatches(data, 4).batch_indices()
+    for (Xb, _), batch in zip(
+        SequenceBatches(data, 4, warp=0.5),
+        SequenceBatches(data, 4).batch_indices(),
+        strict=True,
     ):
         np.testing.assert_array_equal(Xb["lengths"].numpy(), lengths[batch])
     warped = SequenceBatches(
@@ -182,18 +195,24 @@ def test_classifier_and_transformer_crop_by_default_and_the_regressor_does_not()
     "n_train, batch_size, expected",
     [(28, 32, 600), (100, 32, 150), (192, 32, 100), (5000, 32, 100), (100, 5, 100)],
 )
-def test_auto_epochs_take_at_least_100_epochs_and_600_steps(n_train, batch_size, expected):
+def test_auto_epochs_take_at_least_100_epochs_and_600_steps(
+    n_train, batch_size, expected
+):
     from skhidden._fitting import choose_max_epochs
 
     assert choose_max_epochs("auto", n_train, batch_size) == expected
     assert choose_max_epochs(7, n_train, batch_size) == 7
 
 
-def test_auto_epochs_train_that_long_count_only_training_sequences_and_persist(tmp_path):
+def test_auto_epochs_train_that_long_count_only_training_sequences_and_persist(
+    tmp_path,
+):
     import skhidden
 
     X, y = make_sequences(n=40, n_steps=6)
-    small = dict(hidden_size=2, frontend="none", batch_size=16, random_state=0, device="cpu")
+    small = dict(
+        hidden_size=2, frontend="none", batch_size=16, random_state=0, device="cpu"
+    )
     model = HiddenStateClassifier(**small).fit(X, y)
     assert model.max_epochs == "auto"
     assert model.max_epochs_ == 200  # 3 batches an epoch
@@ -231,7 +250,9 @@ def test_guard_reads_the_loss_skorch_recorded(training, key):
     net = _net_with_recorded(key, float("nan"))
     with pytest.raises(NonFiniteLossError, match="loss became nan in epoch 1"):
         guard.on_batch_end(net, training=training, loss=torch.tensor(0.5))
-    guard.on_batch_end(_net_with_recorded(key, 0.5), training=training, loss=torch.tensor(0.5))
+    guard.on_batch_end(
+        _net_with_recorded(key, 0.5), training=training, loss=torch.tensor(0.5)
+    )
 
 
 def test_guard_falls_back_to_the_loss_tensor():
@@ -362,9 +383,13 @@ def test_random_state_makes_fits_identical_with_early_stopping_and_ragged_data()
 
 def test_cosine_schedule_anneals_the_learning_rate_to_zero_at_max_epochs():
     X, y = make_sequences(n=20)
-    clf = HiddenStateClassifier(lr=0.01, lr_schedule="cosine", **dict(TINY, max_epochs=4))
+    clf = HiddenStateClassifier(
+        lr=0.01, lr_schedule="cosine", **dict(TINY, max_epochs=4)
+    )
     lrs = clf.fit(X, y).history_[:, "event_lr"]
-    np.testing.assert_allclose(lrs, [0.01 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)])
+    np.testing.assert_allclose(
+        lrs, [0.01 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]
+    )
     constant = HiddenStateClassifier(lr=0.01, **TINY).fit(X, y)
     assert "event_lr" not in constant.history_[-1]
     assert constant.net_.optimizer_.param_groups[0]["lr"] == 0.01

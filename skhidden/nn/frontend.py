@@ -150,7 +150,9 @@ class ConvFrontEnd(nn.Module):
         super().__init__()
         self.window = window
         self.stride = frontend_stride("conv", window)
-        self.conv = nn.Conv1d(n_features, channels, kernel_size=window, stride=self.stride)
+        self.conv = nn.Conv1d(
+            n_features, channels, kernel_size=window, stride=self.stride
+        )
         self.output_size = channels
 
     def output_lengths(self, lengths):

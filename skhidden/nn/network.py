@@ -157,7 +157,12 @@ class HiddenStateNetwork(nn.Module):
             scales=frontend_scales,
         )
         self.encoder = RecurrentEncoder(
-            self.frontend.output_size, cell, hidden_size, num_layers, bidirectional, dropout
+            self.frontend.output_size,
+            cell,
+            hidden_size,
+            num_layers,
+            bidirectional,
+            dropout,
         )
         self.all_layers = layers == "all"
         self.with_frontend = states == "both"

@@ -31,9 +31,19 @@ from .encoder import valid_mask
 __all__ = ["SCALINGS", "InputScaling"]
 
 SCALINGS = (
-    "none", "feature", "sequence", "sequence_level", "feature_sequence", "feature_running"
+    "none",
+    "feature",
+    "sequence",
+    "sequence_level",
+    "feature_sequence",
+    "feature_running",
 )
-TRAINING_STATISTICS = ("feature", "sequence_level", "feature_sequence", "feature_running")
+TRAINING_STATISTICS = (
+    "feature",
+    "sequence_level",
+    "feature_sequence",
+    "feature_running",
+)
 # Statistics over each sequence's own steps: every scaled step depends on the
 # whole sequence, so these modes are not causal.
 PER_SEQUENCE = ("sequence", "sequence_level", "feature_sequence")
@@ -99,7 +109,9 @@ class InputScaling(nn.Module):
         centred = (X64 - mean) * mask64
         std = torch.sqrt((centred**2).sum(dim=1, keepdim=True) / counts)
         # A constant sequence stays all zeros instead of dividing by zero.
-        shape = (centred / torch.where(std > 1e-6, std, torch.ones_like(std))).to(X.dtype)
+        shape = (
+            centred / torch.where(std > 1e-6, std, torch.ones_like(std))
+        ).to(X.dtype)
         if self.mode == "sequence":
             return shape
         if self.mode == "feature_sequence":
@@ -107,7 +119,9 @@ class InputScaling(nn.Module):
         training_mean, training_scale = self.mean.double(), self.scale.double()
         level = (mean - training_mean) / training_scale
         spread = torch.log((std + 1e-6 * training_scale) / training_scale)
-        constant = torch.cat([level, spread], dim=-1).to(X.dtype).expand(-1, X.shape[1], -1)
+        constant = (
+            torch.cat([level, spread], dim=-1).to(X.dtype).expand(-1, X.shape[1], -1)
+        )
         return torch.cat([shape, constant * mask], dim=-1)
 
     def running(self, X, carry=None):

@@ -42,7 +42,8 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     """
 
     def forward(self, x, mask):
-        """Normalise ``x`` ``(batch, channels, n_steps)`` with ``mask`` ``(batch, 1, n_steps)``."""
+        """Normalise ``x`` ``(batch, channels, n_steps)`` with ``mask``
+        ``(batch, 1, n_steps)``."""
         if not self.training:
             return super().forward(x) * mask
         count = mask.sum()

@@ -51,9 +51,13 @@ def test_output_lengths(name, window, expected):
 
 @pytest.mark.parametrize("frontend", ["patch", "conv", "resnet"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-@pytest.mark.parametrize("aggregation", ["last", "mean", "max", "attention", "timesteps"])
+@pytest.mark.parametrize(
+    "aggregation", ["last", "mean", "max", "attention", "timesteps"]
+)
 @pytest.mark.parametrize("states", ["recurrent", "both"])
-def test_network_with_frontend_is_padding_invariant(frontend, bidirectional, aggregation, states):
+def test_network_with_frontend_is_padding_invariant(
+    frontend, bidirectional, aggregation, states
+):
     from skhidden.nn import HiddenStateNetwork
 
     torch.manual_seed(0)
@@ -74,13 +78,17 @@ def test_network_with_frontend_is_padding_invariant(frontend, bidirectional, agg
 def test_patch_frontend_next_step_targets_are_windows():
     from skhidden.nn import HiddenStateNetwork, NextStepLoss
 
-    network = HiddenStateNetwork(2, frontend="patch", frontend_window=3, objective="next_step")
+    network = HiddenStateNetwork(
+        2, frontend="patch", frontend_window=3, objective="next_step"
+    )
     X, lengths = torch.randn(2, 9, 2), torch.tensor([9, 4])
     following, previous, window_lengths, targets = network(X, lengths)
     assert previous is None
     assert following.shape == targets.shape == (2, 3, 6)
     assert window_lengths.tolist() == [3, 2]
-    assert torch.isfinite(NextStepLoss()((following, previous, window_lengths, targets)))
+    assert torch.isfinite(
+        NextStepLoss()((following, previous, window_lengths, targets))
+    )
 
 
 def test_conv_windows_are_the_raw_input_each_window_reads():

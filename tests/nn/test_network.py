@@ -23,7 +23,9 @@ TIMESTEPS = (0, -1, 0.5, 1.0)
 def _padded_batch(rng, lengths, n_features=3):
     X = torch.zeros(len(lengths), max(lengths), n_features)
     for i, length in enumerate(lengths):
-        X[i, :length] = torch.as_tensor(rng.normal(size=(length, n_features)), dtype=torch.float32)
+        X[i, :length] = torch.as_tensor(
+            rng.normal(size=(length, n_features)), dtype=torch.float32
+        )
     return X, torch.as_tensor(lengths)
 
 
@@ -90,7 +92,9 @@ def test_timestep_indices_follow_each_sequence_length():
 
 
 def test_encoder_returns_every_layer_and_zero_padding():
-    encoder = RecurrentEncoder(3, "lstm", hidden_size=4, num_layers=3, bidirectional=True)
+    encoder = RecurrentEncoder(
+        3, "lstm", hidden_size=4, num_layers=3, bidirectional=True
+    )
     X, lengths = _padded_batch(np.random.default_rng(0), [5, 2])
     states = encoder(X, lengths)
     assert len(states) == 3
@@ -130,12 +134,16 @@ def test_padding_never_changes_an_output(cell, bidirectional, aggregation, layer
             alone = network(X[i : i + 1, :length], lengths[i : i + 1])
             torch.testing.assert_close(batched[i : i + 1], alone, atol=1e-5, rtol=1e-4)
             alone_features = network.features(X[i : i + 1, :length], lengths[i : i + 1])
-            torch.testing.assert_close(features[i : i + 1], alone_features, atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(
+                features[i : i + 1], alone_features, atol=1e-5, rtol=1e-4
+            )
 
 
 def test_garbage_in_padding_never_reaches_an_output():
     for aggregation in ["last", "mean", "max", "attention", ("mean", "max")]:
-        network = HiddenStateNetwork(3, 2, bidirectional=True, aggregation=aggregation).eval()
+        network = HiddenStateNetwork(
+            3, 2, bidirectional=True, aggregation=aggregation
+        ).eval()
         X, lengths = _padded_batch(np.random.default_rng(2), [2, 6])
         noisy = X.clone()
         noisy[0, 2:] = 1e3
@@ -147,7 +155,9 @@ def test_head_averaged_loss_equals_mean_of_per_head_losses():
     outputs = torch.randn(4, 3, 5)
     target = torch.tensor([0, 4, 2, 1])
     loss = HeadAveragedLoss(torch.nn.CrossEntropyLoss())(outputs, target)
-    per_head = [torch.nn.functional.cross_entropy(outputs[:, v], target) for v in range(3)]
+    per_head = [
+        torch.nn.functional.cross_entropy(outputs[:, v], target) for v in range(3)
+    ]
     torch.testing.assert_close(loss, torch.stack(per_head).mean())
 
 

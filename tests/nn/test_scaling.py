@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from conftest import make_sequences
 
+from conftest import make_sequences
 from skhidden import HiddenStateClassifier, SequenceScaler
 from skhidden.nn import HiddenStateNetwork
 from skhidden.nn.scaling import SCALINGS, InputScaling
@@ -29,7 +29,9 @@ def test_sequence_scaling_standardises_each_sequence_over_its_valid_steps():
         assert valid.mean().abs() < 1e-6
         torch.testing.assert_close(valid.pow(2).mean(), torch.tensor(1.0))
     assert (out[1, 3:] == 0).all()
-    constant = InputScaling(1, "sequence")(torch.full((1, 4, 1), 3.0), torch.tensor([4]))
+    constant = InputScaling(1, "sequence")(
+        torch.full((1, 4, 1), 3.0), torch.tensor([4])
+    )
     assert (constant == 0).all()
 
 
@@ -46,7 +48,9 @@ def test_sequence_level_scaling_adds_each_sequence_level_and_spread():
     # level (mean - 2) / 10 and log(std / 10), constant over valid steps
     torch.testing.assert_close(out[0, :, 1], torch.zeros(4))
     torch.testing.assert_close(out[1, :2, 1], torch.full((2,), 1.8))
-    torch.testing.assert_close(out[0, :, 2], torch.full((4,), float(np.log(0.1))), atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        out[0, :, 2], torch.full((4,), float(np.log(0.1))), atol=1e-4, rtol=0
+    )
     torch.testing.assert_close(out[1, :2, 2], torch.zeros(2), atol=1e-4, rtol=0)
     assert (out[1, 2:] == 0).all()
 
@@ -61,7 +65,9 @@ def test_feature_sequence_scaling_puts_both_views_side_by_side():
     scaling = InputScaling(1, "feature_sequence", **kwargs)
     out = scaling(X, lengths)
     assert scaling.output_size == 2 and out.shape == (2, 4, 2)
-    torch.testing.assert_close(out[..., :1], InputScaling(1, "feature", **kwargs)(X, lengths))
+    torch.testing.assert_close(
+        out[..., :1], InputScaling(1, "feature", **kwargs)(X, lengths)
+    )
     torch.testing.assert_close(out[..., 1:], InputScaling(1, "sequence")(X, lengths))
     torch.testing.assert_close(out[1, :2, 0], torch.tensor([0.8, 2.8]))
     assert (out[1, 2:] == 0).all()
@@ -75,14 +81,18 @@ def test_feature_running_scaling_standardises_each_step_by_the_steps_so_far():
     scaling = InputScaling(2, "feature_running", mean=[40.0, 38.0], scale=[5.0, 4.0])
     out = scaling(X, lengths)
     assert scaling.output_size == 4 and out.shape == (2, 12, 4)
-    feature = InputScaling(2, "feature", mean=[40.0, 38.0], scale=[5.0, 4.0])(X, lengths)
+    feature = InputScaling(
+        2, "feature", mean=[40.0, 38.0], scale=[5.0, 4.0]
+    )(X, lengths)
     torch.testing.assert_close(out[..., :2], feature)
     for i, length in enumerate(lengths.tolist()):
         x = X[i, :length].double().numpy()
         for t in range(length):
             seen = x[: t + 1]
             expected = (x[t] - seen.mean(0)) / seen.std(0) if t else np.zeros(2)
-            np.testing.assert_allclose(out[i, t, 2:].numpy(), expected, rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(
+                out[i, t, 2:].numpy(), expected, rtol=1e-4, atol=1e-5
+            )
     assert (out[1, 7:] == 0).all()
     # Causal: changing later steps leaves earlier ones as they were.
     changed = X.clone()
@@ -93,7 +103,8 @@ def test_feature_running_scaling_standardises_each_step_by_the_steps_so_far():
 
 
 @pytest.mark.parametrize(
-    "scaling", ["feature", "sequence", "sequence_level", "feature_sequence", "feature_running"]
+    "scaling",
+    ["feature", "sequence", "sequence_level", "feature_sequence", "feature_running"],
 )
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_scaled_network_is_padding_invariant(scaling, bidirectional):
@@ -124,21 +135,33 @@ def test_feature_statistics_match_the_sequence_scaler():
 @pytest.mark.parametrize("scaling", ["feature", "sequence"])
 def test_scaled_models_ignore_the_input_units(scaling):
     X, y = make_sequences(n=30)
-    params = dict(hidden_size=6, max_epochs=3, random_state=0, device="cpu", scaling=scaling)
+    params = dict(
+        hidden_size=6, max_epochs=3, random_state=0, device="cpu", scaling=scaling
+    )
     small = HiddenStateClassifier(**params).fit(X, y).predict_proba(X)
-    large = HiddenStateClassifier(**params).fit(X * 1000.0 + 5.0, y).predict_proba(X * 1000.0 + 5.0)
+    large = (
+        HiddenStateClassifier(**params)
+        .fit(X * 1000.0 + 5.0, y)
+        .predict_proba(X * 1000.0 + 5.0)
+    )
     np.testing.assert_allclose(small, large, atol=1e-4)
 
 
 @pytest.mark.parametrize("mode", SCALINGS)
 def test_values_near_float32s_limit_of_opposite_signs_scale_to_finite_values(mode):
     # X - mean overflows float32 here (found by tests/test_hostile_input.py).
-    X = torch.tensor([[-3.4e38, 1.13e38, 1.13e38, 1.13e38], [1.13e38, 1.13e38, 1.0, 1.0]])
+    X = torch.tensor(
+        [[-3.4e38, 1.13e38, 1.13e38, 1.13e38], [1.13e38, 1.13e38, 1.0, 1.0]]
+    )
     X = X.unsqueeze(-1)
     lengths = torch.tensor([4, 2])
     scaling = InputScaling(1, mode, mean=[4.5e37], scale=[1.5e38])
     out = scaling(X, lengths)
     assert torch.isfinite(out).all()
     if mode == "feature":
-        expected = (X.double() - 4.5e37) / 1.5e38 * torch.tensor([[1.0] * 4, [1, 1, 0, 0]]).unsqueeze(-1)
+        expected = (
+            (X.double() - 4.5e37)
+            / 1.5e38
+            * torch.tensor([[1.0] * 4, [1, 1, 0, 0]]).unsqueeze(-1)
+        )
         torch.testing.assert_close(out, expected.float())

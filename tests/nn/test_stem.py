@@ -49,7 +49,9 @@ def test_window_t_reads_nothing_after_its_span():
     # Causal per sequence in evaluation (the map inference, staged outputs and
     # attention weights use); in training, batch statistics mix all steps.
     torch.manual_seed(0)
-    stem = build_frontend("resnet", 2, window=4, channels=5, blocks=2, kernel_size=3).eval()
+    stem = build_frontend(
+        "resnet", 2, window=4, channels=5, blocks=2, kernel_size=3
+    ).eval()
     lengths = torch.tensor([40])
     X = torch.randn(1, 40, 2)
     later = X.clone()
@@ -57,7 +59,8 @@ def test_window_t_reads_nothing_after_its_span():
     with torch.no_grad():
         first, _ = stem(X, lengths)
         second, _ = stem(later, lengths)
-    # Window w (stride 2, kernel 4) reads steps 2w .. 2w+3: windows 0-8 end before step 20.
+    # Window w (stride 2, kernel 4) reads steps 2w .. 2w+3: windows 0-8 end
+    # before step 20.
     torch.testing.assert_close(first[0, :9], second[0, :9])
     assert not torch.allclose(first[0, 9:], second[0, 9:])
 
