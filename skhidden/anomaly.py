@@ -643,10 +643,8 @@ class HiddenStateAnomalyDetector(
         """
         check_is_fitted(self, "net_")
         score, reference, span = self._score_options()
-        compute = partial(step_scores, score=score, reference=reference, span=span)
-        return self._stream(
-            X, compute, per_step="input", long_sequence=self._long_scores
-        )
+        steps = partial(step_scores, score=score, reference=reference, span=span)
+        return self._stream(X, steps, per_step="input", long_sequence=self._long_scores)
 
     def _score_options(self):
         """``(score, reference, span)`` for ``nn.scoring.step_scores``."""

@@ -156,14 +156,8 @@ class HiddenStateNetwork(nn.Module):
             kernel_size=frontend_kernel,
             scales=frontend_scales,
         )
-        self.encoder = RecurrentEncoder(
-            self.frontend.output_size,
-            cell,
-            hidden_size,
-            num_layers,
-            bidirectional,
-            dropout,
-        )
+        recurrent = (cell, hidden_size, num_layers, bidirectional, dropout)
+        self.encoder = RecurrentEncoder(self.frontend.output_size, *recurrent)
         self.all_layers = layers == "all"
         self.with_frontend = states == "both"
         n_aggregated = num_layers if self.all_layers else 1
