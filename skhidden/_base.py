@@ -63,6 +63,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         "frontend_window": [Interval(numbers.Integral, 1, None, closed="left")],
         "frontend_scales": [tuple, list],
         "scaling": [StrOptions({"auto", *SCALINGS})],
+        "differences": ["boolean"],
         "resample": [
             StrOptions({"auto", "none"}),
             Interval(numbers.Integral, 1, None, closed="left"),
@@ -109,6 +110,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         frontend_window=8,
         frontend_scales=(1,),
         scaling="auto",
+        differences=False,
         resample="none",
         max_epochs="auto",
         batch_size=32,
@@ -142,6 +144,7 @@ class BaseHiddenState(InspectionMixin, InferenceMixin, TrainingMixin, BaseEstima
         self.frontend_window = frontend_window
         self.frontend_scales = frontend_scales
         self.scaling = scaling
+        self.differences = differences
         self.resample = resample
         self.max_epochs = max_epochs
         self.batch_size = batch_size

@@ -166,6 +166,19 @@ SHARED_PARAMETERS = [
 """,
     ),
     (
+        "differences",
+        "bool",
+        """\
+        Read each step beside its first difference (the step minus the one
+        before it, zero at a sequence's first step), as MultiRocket adds
+        first differences to MiniRocket: the differences are scaled as
+        further features with their own training statistics. Causal (a
+        step reads only the one before it), so staged outputs and
+        ``stream()`` keep their meaning. Worth a search where a series'
+        changes say more than its level; see ``benchmarks/EXPERIMENTS.md``.
+""",
+    ),
+    (
         "resample",
         '{"auto", "none"} or int',
         """\

@@ -31,7 +31,7 @@ from .nn.aggregation import AGGREGATIONS
 from .nn.ensemble import NetworkEnsemble
 from .nn.frontend import frontend_stride, kernel_channels
 from .nn.network import HiddenStateNetwork
-from .nn.scaling import TRAINING_STATISTICS, scaling_modes
+from .nn.scaling import TRAINING_STATISTICS, scaling_modes, with_differences
 from .sequences import (
     amplitude_spread,
     check_sequences,
@@ -103,6 +103,19 @@ def choose_max_epochs(max_epochs, n_train, batch_size):
         return max_epochs
     batches = max(1, -(-int(n_train) // batch_size))
     return max(AUTO_EPOCHS, -(-AUTO_MIN_STEPS // batches))
+
+
+def steps_to_scale(padded, differences):
+    """The steps whose training statistics the network's input scaling uses.
+
+    With ``differences``, each step beside its first difference, as
+    ``skhidden.nn.scaling.InputScaling`` reads them (padding is left out of
+    the statistics by ``lengths``).
+    """
+    if not differences:
+        return padded
+    X = torch.from_numpy(np.ascontiguousarray(padded))
+    return with_differences(X, X[:, :1]).numpy()
 
 
 def choose_resample_length(resample_param, lengths):
@@ -295,7 +308,8 @@ class TrainingMixin:
         self.max_epochs_ = choose_max_epochs(self.max_epochs, n_train, self.batch_size)
         statistics = None
         if any(mode in TRAINING_STATISTICS for mode in scaling_modes(self.scaling_)):
-            statistics = feature_statistics(padded, lengths)
+            steps = steps_to_scale(padded, self.differences)
+            statistics = feature_statistics(steps, lengths)
         net = self._build_net(
             padded.shape[2],
             n_outputs,
@@ -392,6 +406,7 @@ class TrainingMixin:
             module__frontend_window=self.frontend_window,
             module__frontend_scales=scales,
             module__scaling=scaling,
+            module__differences=self.differences,
             module__input_mean=(
                 None if input_statistics is None else input_statistics[0]
             ),

@@ -61,7 +61,7 @@ _BANK_SIZE = 4096
 _EXCLUSION_DENOMINATOR = 4
 
 _NOT_A_DETECTOR_PARAMETER = (
-    "aggregation", "timesteps", "n_networks", "resample", "warp"
+    "aggregation", "timesteps", "n_networks", "differences", "resample", "warp"
 )
 _SHARED_CONSTRAINTS = {
     k: v
@@ -515,9 +515,9 @@ class HiddenStateAnomalyDetector(
         "segment_length": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "score_span": [Interval(numbers.Integral, 1, None, closed="left")],
     }
-    # Fixed, not offered: the network's structure that the scores never read,
-    # and the time axis (a score per input step reads every step as it is).
-    aggregation, timesteps, n_networks, resample, warp = "mean", None, 1, "none", 0.0
+    # Fixed: structure the scores never read, the time axis, unmeasured inputs.
+    aggregation, timesteps, n_networks, differences = "mean", None, 1, False
+    resample, warp = "none", 0.0  # a score per input step reads each as it is
 
     def __init__(
         self,

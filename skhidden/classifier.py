@@ -99,6 +99,7 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         frontend_window=8,
         frontend_scales=(1,),
         scaling="auto",
+        differences=False,
         resample="none",
         max_epochs="auto",
         batch_size=32,
@@ -134,6 +135,7 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
             frontend_window=frontend_window,
             frontend_scales=frontend_scales,
             scaling=scaling,
+            differences=differences,
             resample=resample,
             max_epochs=max_epochs,
             batch_size=batch_size,
@@ -156,9 +158,8 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         self.class_weight = class_weight
 
     def _prepare_targets(self, y, padded):
-        self.classes_, codes, criterion = encode_labels(
-            y, len(padded), self.class_weight
-        )
+        encoded = encode_labels(y, len(padded), self.class_weight)
+        self.classes_, codes, criterion = encoded
         return codes, len(self.classes_), criterion, True
 
     def fit(self, X, y):

@@ -197,6 +197,37 @@ def test_auto_scaling_gives_an_ensemble_both_shape_views_in_turn(
         np.testing.assert_array_equal(loaded.predict_proba(loud), expected)
 
 
+def test_differences_keep_padding_invariance_and_survive_saving(tmp_path):
+    import joblib
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    import skhidden
+
+    _, loud, y = _loud_and_quiet()
+    clf = HiddenStateClassifier(differences=True, **TINY).fit(loud, y)
+    plain = HiddenStateClassifier(differences=False, **TINY).fit(loud, y)
+    members = clf.net_.module_.members
+    assert [m.scaling.output_size for m in members] == [
+        2 * m.scaling.output_size for m in plain.net_.module_.members
+    ]
+    # Only the input is wider: one state per window, as wide as without.
+    states = clf.hidden_states(loud[:2])[0]
+    assert states.shape == plain.hidden_states(loud[:2])[0].shape
+    ragged = [loud[0, :25], *loud[1:4]]
+    np.testing.assert_allclose(
+        clf.predict_proba(ragged)[:1], clf.predict_proba([loud[0, :25]]), atol=1e-5
+    )
+    safe, pickled = tmp_path / "model.skh", tmp_path / "model.joblib"
+    skhidden.save(clf, safe)
+    joblib.dump(clf, pickled)
+    expected = clf.predict_proba(loud)
+    for loaded in (skhidden.load(safe), joblib.load(pickled)):
+        assert loaded.differences
+        np.testing.assert_array_equal(loaded.predict_proba(loud), expected)
+    with pytest.raises(InvalidParameterError, match="differences"):
+        HiddenStateClassifier(differences="yes", **TINY).fit(loud, y)
+
+
 def test_an_ensemble_refuses_scalings_of_different_widths():
     from skhidden.nn.ensemble import NetworkEnsemble
 

@@ -105,6 +105,18 @@ def test_regressor_stream_equals_staged_predict(data, aggregation, frontend):
 
 
 @pytest.mark.parametrize("frontend", FRONTENDS)
+def test_differences_stream_as_they_are_staged(data, frontend):
+    X, y, series = data
+    scaling = SCALINGS[FRONTENDS.index(frontend)]
+    params = dict(frontend=frontend, scaling=scaling, differences=True, **TINY)
+    clf = HiddenStateClassifier(aggregation="attention", **params).fit(X, y)
+    assert clf.net_.module_.scaling.differences
+    _check(clf, series, _staged(clf.staged_predict_proba, series))
+    reg = HiddenStateRegressor(aggregation="last", **params).fit(X, y.astype(float))
+    _check(reg, series, _staged(reg.staged_predict, series), splits=["random"])
+
+
+@pytest.mark.parametrize("frontend", FRONTENDS)
 def test_ensembles_and_several_targets_stream(data, frontend):
     X, y, series = data
     params = dict(n_networks=2, frontend=frontend, scaling="feature_running", **TINY)

@@ -120,6 +120,8 @@ class HiddenStateNetwork(nn.Module):
         concatenated after them (as LSTM-FCN joins its two branches).
     input_mean, input_scale : sequence of float, optional
         Training statistics for ``scaling="feature"``.
+    differences : bool, default=False
+        Read each step beside its first difference (``InputScaling``).
     """
 
     def __init__(
@@ -144,9 +146,11 @@ class HiddenStateNetwork(nn.Module):
         states="recurrent",
         input_mean=None,
         input_scale=None,
+        differences=False,
     ):
         super().__init__()
-        self.scaling = InputScaling(n_features, scaling, input_mean, input_scale)
+        statistics = (input_mean, input_scale, differences)
+        self.scaling = InputScaling(n_features, scaling, *statistics)
         self.frontend = build_frontend(
             frontend,
             self.scaling.output_size,
@@ -160,12 +164,10 @@ class HiddenStateNetwork(nn.Module):
         self.encoder = RecurrentEncoder(self.frontend.output_size, *recurrent)
         self.all_layers = layers == "all"
         self.with_frontend = states == "both"
-        n_aggregated = num_layers if self.all_layers else 1
-        backward = self.encoder.backward_features(n_aggregated)
+        backward = self.encoder.backward_features(num_layers if self.all_layers else 1)
         if self.with_frontend:
-            backward = torch.cat(
-                [backward, torch.zeros(self.frontend.output_size, dtype=torch.bool)]
-            )
+            frontend = torch.zeros(self.frontend.output_size, dtype=torch.bool)
+            backward = torch.cat([backward, frontend])
         self.aggregation = build_aggregation(
             aggregation, len(backward), backward_features=backward, timesteps=timesteps
         )

@@ -20,6 +20,13 @@
   steps only, so the model stays causal (staged outputs keep their meaning).
   Doubles the features.
 
+With ``differences=True`` every step is first read beside its first
+difference (the step minus the one before it; zero at a sequence's first
+step), as MultiRocket adds first differences to MiniRocket's input: the
+differences are scaled as further features, with their own training
+statistics, so every mode's output is twice as wide. It reads only the step
+before, so the causal modes stay causal.
+
 Padded steps come out as zeros in every mode.
 """
 
@@ -28,7 +35,7 @@ from torch import nn
 
 from .encoder import valid_mask
 
-__all__ = ["SCALINGS", "InputScaling"]
+__all__ = ["SCALINGS", "InputScaling", "with_differences"]
 
 SCALINGS = (
     "none",
@@ -68,6 +75,9 @@ class InputScaling(nn.Module):
     mean, scale : sequence of float, optional
         Training statistics for the modes in ``TRAINING_STATISTICS``; zeros
         and ones until set (a loaded model gets them from its saved buffers).
+        With ``differences``, one per feature and then one per difference.
+    differences : bool, default=False
+        Read each step beside its first difference, see the module docstring.
 
     Attributes
     ----------
@@ -75,11 +85,15 @@ class InputScaling(nn.Module):
         Features per step of the output.
     """
 
-    def __init__(self, n_features, mode="feature", mean=None, scale=None):
+    def __init__(
+        self, n_features, mode="feature", mean=None, scale=None, differences=False
+    ):
         super().__init__()
         if mode not in SCALINGS:
             raise ValueError(f"scaling={mode!r} is not one of {list(SCALINGS)}.")
         self.mode = mode
+        self.differences = bool(differences)
+        n_features *= 2 if differences else 1
         self.output_size = _WIDTH.get(mode, 1) * n_features
         mean = torch.zeros(n_features) if mean is None else torch.as_tensor(mean)
         scale = torch.ones(n_features) if scale is None else torch.as_tensor(scale)
@@ -95,9 +109,12 @@ class InputScaling(nn.Module):
         return X / self.scale - self.mean / self.scale
 
     def forward(self, X, lengths):
+        mask = valid_mask(lengths, X.shape[1]).unsqueeze(-1).to(X.dtype)
+        if self.differences:
+            # The step after a sequence's end reads padding: masked to zero.
+            X = with_differences(X, X[:, :1]) * mask
         if self.mode == "none":
             return X
-        mask = valid_mask(lengths, X.shape[1]).unsqueeze(-1).to(X.dtype)
         if self.mode == "feature":
             return self._standardised(X) * mask
         if self.mode == "feature_running":
@@ -145,6 +162,14 @@ class InputScaling(nn.Module):
         carry : object
             For the next call.
         """
+        if not self.differences:
+            return self._running(X, carry)
+        previous, carry = (X[:, :1], None) if carry is None else carry
+        scaled, carry = self._running(with_differences(X, previous), carry)
+        return scaled, (X[:, -1:], carry)
+
+    def _running(self, X, carry):
+        """``running`` on steps that already hold their differences, if any."""
         if self.mode == "none":
             return X, None
         if self.mode == "feature":
@@ -183,3 +208,13 @@ class InputScaling(nn.Module):
         shape = torch.where(spread, shape, 0.0).to(X.dtype)
         carry = (first, sums[:, -1:], sums_of_squares[:, -1:], count + X.shape[1])
         return torch.cat([feature, shape * mask], dim=-1), carry
+
+
+def with_differences(X, previous):
+    """Each step beside its first difference, ``(batch, n_steps, 2 * n_features)``.
+
+    ``previous`` (``(batch, 1, n_features)``) is the step before ``X``'s
+    first: ``X[:, :1]`` itself at a sequence's start, whose difference is
+    then zero.
+    """
+    return torch.cat([X, torch.diff(X, dim=1, prepend=previous)], dim=-1)

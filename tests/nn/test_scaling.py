@@ -102,16 +102,45 @@ def test_feature_running_scaling_standardises_each_step_by_the_steps_so_far():
     assert (constant[..., 2:] == 0).all()
 
 
+@pytest.mark.parametrize("mode", ["none", "feature", "feature_running"])
+def test_differences_are_read_beside_each_step(mode):
+    rng = np.random.default_rng(0)
+    X = torch.from_numpy(rng.normal(size=(2, 10, 2)).astype(np.float32) * 5 + 40)
+    X[1, 6:] = 1e6  # garbage after the end
+    lengths = torch.tensor([10, 6])
+    mean, scale = [40.0, 38.0, 0.0, 0.5], [5.0, 4.0, 7.0, 6.0]
+    scaling = InputScaling(2, mode, mean=mean, scale=scale, differences=True)
+    out = scaling(X, lengths)
+    width = 8 if mode == "feature_running" else 4
+    assert scaling.output_size == out.shape[2] == width
+    steps = torch.zeros(2, 10, 4)
+    for i, length in enumerate(lengths.tolist()):
+        steps[i, :length, :2] = X[i, :length]
+        steps[i, 1:length, 2:] = X[i, 1:length] - X[i, : length - 1]
+    plain = InputScaling(4, mode, mean=mean, scale=scale)
+    torch.testing.assert_close(out, plain(steps, lengths))
+    assert (out[1, 6:] == 0).all()
+    # Causal, so a series read in chunks is scaled as it is whole.
+    chunks, carry = [], None
+    for start in range(0, 10, 3):
+        chunk, carry = scaling.running(X[:1, start : start + 3], carry)
+        chunks.append(chunk)
+    torch.testing.assert_close(torch.cat(chunks, dim=1), out[:1], rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize(
     "scaling",
     ["feature", "sequence", "sequence_level", "feature_sequence", "feature_running"],
 )
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_scaled_network_is_padding_invariant(scaling, bidirectional):
+@pytest.mark.parametrize("differences", [False, True])
+def test_scaled_network_is_padding_invariant(scaling, bidirectional, differences):
     torch.manual_seed(0)
+    n = 2 if differences else 1  # statistics of the steps, then of the differences
     network = HiddenStateNetwork(
         2, 3, bidirectional=bidirectional, scaling=scaling, aggregation="attention",
-        input_mean=[5.0, -1.0], input_scale=[3.0, 0.5],
+        input_mean=[5.0, -1.0] * n, input_scale=[3.0, 0.5] * n,
+        differences=differences,
     ).eval()
     lengths = torch.tensor([9, 4, 1])
     X = torch.randn(3, 9, 2) * 10
@@ -130,6 +159,20 @@ def test_feature_statistics_match_the_sequence_scaler():
     scaling = clf.net_.module_.scaling
     np.testing.assert_allclose(scaling.mean.numpy(), scaler.mean_, rtol=1e-5)
     np.testing.assert_allclose(scaling.scale.numpy(), scaler.scale_, rtol=1e-5)
+
+
+def test_difference_statistics_are_those_of_the_training_differences():
+    X, y = make_sequences(n=30, ragged=True)
+    X = [x * 50 + 7 for x in X]
+    clf = HiddenStateClassifier(
+        hidden_size=4, max_epochs=1, device="cpu", differences=True, scaling="feature"
+    ).fit(X, y)
+    steps = [np.c_[x, np.diff(x, axis=0, prepend=x[:1])] for x in X]
+    scaler = SequenceScaler().fit(steps)
+    scaling = clf.net_.module_.scaling
+    np.testing.assert_allclose(scaling.mean.numpy(), scaler.mean_, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(scaling.scale.numpy(), scaler.scale_, rtol=1e-4)
+    assert clf.n_features_in_ == X[0].shape[1]
 
 
 @pytest.mark.parametrize("scaling", ["feature", "sequence"])
