@@ -211,10 +211,19 @@ class InputScaling(nn.Module):
 
 
 def with_differences(X, previous):
-    """Each step beside its first difference, ``(batch, n_steps, 2 * n_features)``.
+    """Each step beside its first difference (the step minus the one before it).
 
-    ``previous`` (``(batch, 1, n_features)``) is the step before ``X``'s
-    first: ``X[:, :1]`` itself at a sequence's start, whose difference is
-    then zero.
+    Parameters
+    ----------
+    X : torch.Tensor of shape (batch, n_steps, n_features)
+        Steps of a batch of series.
+    previous : torch.Tensor of shape (batch, 1, n_features)
+        The step before ``X``'s first: ``X[:, :1]`` itself at a sequence's
+        start, whose difference is then zero.
+
+    Returns
+    -------
+    steps : torch.Tensor of shape (batch, n_steps, 2 * n_features)
+        The steps, then their differences.
     """
     return torch.cat([X, torch.diff(X, dim=1, prepend=previous)], dim=-1)
