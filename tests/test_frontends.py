@@ -162,14 +162,33 @@ def test_auto_scaling_reads_the_shape_only_where_amplitudes_differ(tmp_path):
     )
 
 
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_auto_scaling_gives_an_ensemble_both_shape_views_in_turn(
-    tmp_path, bidirectional
-):
+def _padding_invariant_and_saved(clf, X, tmp_path):
+    """Check a sequence alone == in a ragged batch; return the model reloaded.
+
+    Saved in the safe format and with joblib, each checked to predict
+    exactly as ``clf`` does.
+    """
     import joblib
 
     import skhidden
 
+    ragged = [X[0, :25], *X[1:4]]
+    np.testing.assert_allclose(
+        clf.predict_proba(ragged)[:1], clf.predict_proba([X[0, :25]]), atol=1e-5
+    )
+    safe, pickled = tmp_path / "model.skh", tmp_path / "model.joblib"
+    skhidden.save(clf, safe)
+    joblib.dump(clf, pickled)
+    loaded = [skhidden.load(safe), joblib.load(pickled)]
+    for model in loaded:
+        np.testing.assert_array_equal(model.predict_proba(X), clf.predict_proba(X))
+    return loaded
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_auto_scaling_gives_an_ensemble_both_shape_views_in_turn(
+    tmp_path, bidirectional
+):
     _, loud, y = _loud_and_quiet()
     clf = HiddenStateClassifier(
         scaling="auto", n_networks=3, bidirectional=bidirectional, **TINY
@@ -183,25 +202,12 @@ def test_auto_scaling_gives_an_ensemble_both_shape_views_in_turn(
     frontend = clf.net_.module_.frontend  # stage k: up to window k's end
     k = (20 - frontend.window) // frontend.stride
     np.testing.assert_allclose(staged[k], clf.predict_proba(loud[:4, :20]), atol=1e-5)
-    # A sequence gets the same output alone as in a batch of longer ones.
-    ragged = [loud[0, :25], *loud[1:4]]
-    np.testing.assert_allclose(
-        clf.predict_proba(ragged)[:1], clf.predict_proba([loud[0, :25]]), atol=1e-5
-    )
-    safe, pickled = tmp_path / "model.skh", tmp_path / "model.joblib"
-    skhidden.save(clf, safe)
-    joblib.dump(clf, pickled)
-    expected = clf.predict_proba(loud)
-    for loaded in (skhidden.load(safe), joblib.load(pickled)):
+    for loaded in _padding_invariant_and_saved(clf, loud, tmp_path):
         assert loaded.scaling_ == clf.scaling_
-        np.testing.assert_array_equal(loaded.predict_proba(loud), expected)
 
 
 def test_differences_keep_padding_invariance_and_survive_saving(tmp_path):
-    import joblib
     from sklearn.utils._param_validation import InvalidParameterError
-
-    import skhidden
 
     _, loud, y = _loud_and_quiet()
     clf = HiddenStateClassifier(differences=True, **TINY).fit(loud, y)
@@ -213,17 +219,8 @@ def test_differences_keep_padding_invariance_and_survive_saving(tmp_path):
     # Only the input is wider: one state per window, as wide as without.
     states = clf.hidden_states(loud[:2])[0]
     assert states.shape == plain.hidden_states(loud[:2])[0].shape
-    ragged = [loud[0, :25], *loud[1:4]]
-    np.testing.assert_allclose(
-        clf.predict_proba(ragged)[:1], clf.predict_proba([loud[0, :25]]), atol=1e-5
-    )
-    safe, pickled = tmp_path / "model.skh", tmp_path / "model.joblib"
-    skhidden.save(clf, safe)
-    joblib.dump(clf, pickled)
-    expected = clf.predict_proba(loud)
-    for loaded in (skhidden.load(safe), joblib.load(pickled)):
+    for loaded in _padding_invariant_and_saved(clf, loud, tmp_path):
         assert loaded.differences
-        np.testing.assert_array_equal(loaded.predict_proba(loud), expected)
     with pytest.raises(InvalidParameterError, match="differences"):
         HiddenStateClassifier(differences="yes", **TINY).fit(loud, y)
 
