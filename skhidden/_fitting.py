@@ -114,8 +114,7 @@ def steps_to_scale(padded, differences):
     """
     if not differences:
         return padded
-    X = torch.from_numpy(np.ascontiguousarray(padded))
-    return with_differences(X, X[:, :1]).numpy()
+    return with_differences(torch.from_numpy(np.ascontiguousarray(padded))).numpy()
 
 
 def choose_resample_length(resample_param, lengths):

@@ -149,8 +149,8 @@ class HiddenStateNetwork(nn.Module):
         differences=False,
     ):
         super().__init__()
-        statistics = (input_mean, input_scale, differences)
-        self.scaling = InputScaling(n_features, scaling, *statistics)
+        scaling_options = (input_mean, input_scale, differences)
+        self.scaling = InputScaling(n_features, scaling, *scaling_options)
         self.frontend = build_frontend(
             frontend,
             self.scaling.output_size,

@@ -112,7 +112,7 @@ class InputScaling(nn.Module):
         mask = valid_mask(lengths, X.shape[1]).unsqueeze(-1).to(X.dtype)
         if self.differences:
             # The step after a sequence's end reads padding: masked to zero.
-            X = with_differences(X, X[:, :1]) * mask
+            X = with_differences(X) * mask
         if self.mode == "none":
             return X
         if self.mode == "feature":
@@ -164,7 +164,7 @@ class InputScaling(nn.Module):
         """
         if not self.differences:
             return self._running(X, carry)
-        previous, carry = (X[:, :1], None) if carry is None else carry
+        previous, carry = (None, None) if carry is None else carry
         scaled, carry = self._running(with_differences(X, previous), carry)
         return scaled, (X[:, -1:], carry)
 
@@ -210,20 +210,21 @@ class InputScaling(nn.Module):
         return torch.cat([feature, shape * mask], dim=-1), carry
 
 
-def with_differences(X, previous):
+def with_differences(X, previous=None):
     """Each step beside its first difference (the step minus the one before it).
 
     Parameters
     ----------
     X : torch.Tensor of shape (batch, n_steps, n_features)
         Steps of a batch of series.
-    previous : torch.Tensor of shape (batch, 1, n_features)
-        The step before ``X``'s first: ``X[:, :1]`` itself at a sequence's
-        start, whose difference is then zero.
+    previous : torch.Tensor of shape (batch, 1, n_features), optional
+        The step before ``X``'s first, when ``X`` continues a series. None:
+        ``X`` starts each series, and its first difference is zero.
 
     Returns
     -------
     steps : torch.Tensor of shape (batch, n_steps, 2 * n_features)
         The steps, then their differences.
     """
+    previous = X[:, :1] if previous is None else previous
     return torch.cat([X, torch.diff(X, dim=1, prepend=previous)], dim=-1)
