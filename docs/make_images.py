@@ -44,6 +44,7 @@ RAW_STEPS = {
     "scaling": "none",
     "bidirectional": False,
     "n_networks": 1,
+    "differences": False,
 }
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 

@@ -174,8 +174,10 @@ SHARED_PARAMETERS = [
         first differences to MiniRocket: the differences are scaled as
         further features with their own training statistics. Causal (a
         step reads only the one before it), so staged outputs and
-        ``stream()`` keep their meaning. Worth a search where a series'
-        changes say more than its level; see ``benchmarks/EXPERIMENTS.md``.
+        ``stream()`` keep their meaning. On for the classifier, whose
+        default it is by the accuracy panel (``benchmarks/EXPERIMENTS.md``);
+        off for the regressor and the transformer, where it is unmeasured
+        or untried: worth a search there.
 """,
     ),
     (

@@ -26,10 +26,10 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
     ``"timesteps"``, their probabilities averaged). Training runs through
     skorch; the trained net is kept as ``net_``.
 
-    The default network is a residual convolutional stem under a
-    bidirectional GRU, two such networks averaged. A step's state then reads
-    the steps after it too, so the staged outputs and :meth:`stream` re-read
-    each prefix; ``bidirectional=False`` is causal and reads them in one pass.
+    The default: two networks averaged, each reading every step beside its
+    difference through a residual convolutional stem and a bidirectional GRU,
+    so a step's state reads the steps after it too: the staged outputs and
+    :meth:`stream` re-read each prefix (``bidirectional=False`` reads once).
 
     Parameters
     ----------
@@ -99,7 +99,7 @@ class HiddenStateClassifier(StagedStreamMixin, ClassifierMixin, BaseHiddenState)
         frontend_window=8,
         frontend_scales=(1,),
         scaling="auto",
-        differences=False,
+        differences=True,
         resample="none",
         max_epochs="auto",
         batch_size=32,

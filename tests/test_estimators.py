@@ -68,11 +68,15 @@ def test_class_weight_reaches_the_loss(sequences, class_weight):
 
 def test_class_weight_shifts_predictions_to_the_weighted_class(sequences):
     X, y = sequences
-    counts = []
+    counts, shares = [], []
     for weight in (1.0, 50.0):
         clf = HiddenStateClassifier(class_weight={0: 1.0, 1: weight}, **TINY).fit(X, y)
         counts.append((clf.predict(X) == 1).sum())
-    assert counts[1] > counts[0]
+        shares.append(clf.predict_proba(X)[:, 1].mean())
+    # Three epochs may not carry a prediction across 0.5: the probabilities
+    # must move, the labels must not move the other way.
+    assert shares[1] > shares[0] + 0.01
+    assert counts[1] >= counts[0]
 
 
 def test_single_class_is_a_clear_error(sequences):

@@ -215,14 +215,15 @@ def test_an_ensembles_step_values_count_what_its_members_hold_at_once():
 
 def test_the_default_batch_is_not_capped_for_the_common_case():
     # Two GRUs of 64 units each way (the default ensemble), one after the
-    # other, over 150 steps (3 features, no front-end): 128 sequences fit
-    # under the step cap, so "auto" means 128 sequences.
+    # other, over 150 steps (3 features, each beside its difference: 6 input
+    # values, no front-end): 128 sequences fit under the step cap, so "auto"
+    # means 128 sequences.
     X, y = make_sequences(n=8, n_steps=150, n_features=3)
     params = {**TINY, "hidden_size": 64}
     clf = HiddenStateClassifier(
         frontend="none", scaling="none", aggregation="last", **params
     ).fit(X, y)
-    assert inference.step_values(clf.net_.module_) == 2 * 3 * 64 + 2 * 3
+    assert inference.step_values(clf.net_.module_) == 2 * 3 * 64 + 2 * 6
     size, max_steps = clf._inference_batching()
     assert size == inference.auto_batch_size(clf.net_.module_) == 128
     assert max_steps >= 128 * 150
