@@ -61,8 +61,8 @@ from skhidden.sequences import check_sequences  # noqa: E402
 
 ROWS = os.path.join(RESULTS, "panel_rows.jsonl")
 DEFAULT = "skhidden default"
-FAST = {"bidirectional": False, "n_networks": 1}
-FAST_LABEL = "skhidden fast (bidirectional=False, n_networks=1)"
+FAST = {"bidirectional": False, "n_networks": 1, "differences": False}
+FAST_LABEL = "skhidden fast (bidirectional=False, n_networks=1, differences=False)"
 SEARCH = "GridSearchCV(aggregation)"
 SEARCH_GRID = {"aggregation": ["last", "mean", "max", "attention", ("mean", "max")]}
 MINIROCKET = "MiniRocket"
@@ -358,7 +358,9 @@ def write_report(rows, env, output):
         "their fit times read up to about 3x high. The default reads each sequence "
         "both ways since 2026-12-06; the settings that do not name `bidirectional` "
         "were run before then and differ from the one-way network "
-        "(bidirectional=False) in what they name. "
+        "(bidirectional=False) in what they name; likewise each step is read "
+        "beside its first difference (differences=True) since 2026-12-07, and the "
+        "settings that do not name `differences` were run without it. "
         "A setting stopped early covers the sets it reached: compare its means "
         "with the default's on those sets, not on the whole half.\n",
     ]
