@@ -32,8 +32,8 @@ checked equal first. Configurations:
 - ``medium`` (issue 14): GRU 64, last state, ``frontend="none"``,
   ``scaling="none"``, 1000 x 150 x 3;
 - ``default``: one network of ``HiddenStateClassifier()``'s default
-  ensemble (residual front-end, feature scaling, max pooling, bidirectional
-  GRU 64),
+  ensemble (each step beside its first difference, residual front-end,
+  feature scaling, max pooling, bidirectional GRU 64),
   1000 x 150 x 3; the detector with its own defaults.
 
 Whole fits on a shared machine are noisy, so a diagnostic also times one
@@ -81,7 +81,7 @@ from skhidden import (  # noqa: E402
     HiddenStateClassifier,
     HiddenStateTransformer,
 )
-from skhidden._fitting import choose_scaling  # noqa: E402
+from skhidden._fitting import choose_scaling, steps_to_scale  # noqa: E402
 from skhidden._inference import _is_causal  # noqa: E402
 from skhidden.nn.losses import HeadAveragedLoss  # noqa: E402
 from skhidden.nn.network import HiddenStateNetwork, mean_over_views  # noqa: E402
@@ -120,7 +120,7 @@ INFERENCE = {
 # Estimator parameters that are HiddenStateNetwork arguments of the same name.
 _NETWORK_ARGS = ("cell", "hidden_size", "num_layers", "bidirectional", "dropout",
                  "aggregation", "layers", "states", "frontend", "frontend_window",
-                 "scaling")
+                 "scaling", "differences")
 
 
 def make_data(n, n_steps, n_features, seed=0):
@@ -152,7 +152,8 @@ def hand_module(X, network):
     lengths = np.full(len(X), X.shape[1])
     kwargs["scaling"] = choose_scaling(params["scaling"], X, lengths)  # what fit does
     if kwargs["scaling"] in TRAINING_STATISTICS:
-        kwargs["input_mean"], kwargs["input_scale"] = feature_statistics(X, lengths)
+        steps = steps_to_scale(X, kwargs["differences"])
+        kwargs["input_mean"], kwargs["input_scale"] = feature_statistics(steps, lengths)
     return HiddenStateNetwork(X.shape[2], 2, **kwargs)
 
 
