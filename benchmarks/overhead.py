@@ -81,13 +81,12 @@ from skhidden import (  # noqa: E402
     HiddenStateClassifier,
     HiddenStateTransformer,
 )
-from skhidden._fitting import choose_scaling, steps_to_scale  # noqa: E402
+from skhidden._fitting import choose_scaling, input_statistics  # noqa: E402
 from skhidden._inference import _is_causal  # noqa: E402
 from skhidden.nn.losses import HeadAveragedLoss  # noqa: E402
 from skhidden.nn.network import HiddenStateNetwork, mean_over_views  # noqa: E402
 from skhidden.nn.scaling import TRAINING_STATISTICS  # noqa: E402
 from skhidden.nn.scoring import step_scores  # noqa: E402
-from skhidden.sequences import feature_statistics  # noqa: E402
 
 LR = 0.005
 DEVICE = "cpu"  # --device
@@ -152,8 +151,9 @@ def hand_module(X, network):
     lengths = np.full(len(X), X.shape[1])
     kwargs["scaling"] = choose_scaling(params["scaling"], X, lengths)  # what fit does
     if kwargs["scaling"] in TRAINING_STATISTICS:
-        steps = steps_to_scale(X, kwargs["differences"])
-        kwargs["input_mean"], kwargs["input_scale"] = feature_statistics(steps, lengths)
+        kwargs["input_mean"], kwargs["input_scale"] = input_statistics(
+            X, lengths, kwargs["differences"]
+        )
     return HiddenStateNetwork(X.shape[2], 2, **kwargs)
 
 

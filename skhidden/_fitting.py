@@ -105,16 +105,18 @@ def choose_max_epochs(max_epochs, n_train, batch_size):
     return max(AUTO_EPOCHS, -(-AUTO_MIN_STEPS // batches))
 
 
-def steps_to_scale(padded, differences):
-    """The steps whose training statistics the network's input scaling uses.
+def input_statistics(padded, lengths, differences):
+    """Training mean and deviation per feature of what the input scaling reads.
 
     With ``differences``, each step beside its first difference, as
-    ``skhidden.nn.scaling.InputScaling`` reads them (padding is left out of
-    the statistics by ``lengths``).
+    ``skhidden.nn.scaling.InputScaling`` reads them; padding is left out by
+    ``lengths``.
     """
-    if not differences:
-        return padded
-    return with_differences(torch.from_numpy(np.ascontiguousarray(padded))).numpy()
+    if differences:
+        padded = with_differences(
+            torch.from_numpy(np.ascontiguousarray(padded))
+        ).numpy()
+    return feature_statistics(padded, lengths)
 
 
 def choose_resample_length(resample_param, lengths):
@@ -307,8 +309,7 @@ class TrainingMixin:
         self.max_epochs_ = choose_max_epochs(self.max_epochs, n_train, self.batch_size)
         statistics = None
         if any(mode in TRAINING_STATISTICS for mode in scaling_modes(self.scaling_)):
-            steps = steps_to_scale(padded, self.differences)
-            statistics = feature_statistics(steps, lengths)
+            statistics = input_statistics(padded, lengths, self.differences)
         net = self._build_net(
             padded.shape[2],
             n_outputs,
