@@ -335,6 +335,25 @@ NOTES = """## Reading (of the committed run; a rerun regenerates only the tables
   closer to the training states than normal test instances' mid-motion
   steps: the gap to STOMP (0.721 on these series) is in what the states
   separate, not in how the distance is taken.
+- Tried on 2026-12-07 (later), outside this script, the tuning series at
+  seeds 0-3 (the default 0.564, 8/12 UCR hits; kdd_tsad_135 0.836,
+  GunPoint 0.330, ECG5000 0.526), none taken: each step beside its first
+  difference (``differences=True``, as the classifier reads them) 0.547
+  (GunPoint 0.301, ECG5000 0.444: the joins between instances become
+  spikes); the mean instead of the highest score over the 32 steps ahead
+  0.518, over 64 steps 0.435 (kdd_tsad_135 0.347). Two scales, the highest
+  score over the 32 steps ahead and the mean over the next W steps, each
+  divided by its own training steps' 99th percentile and the larger kept:
+  W = 64, 96, 128, 192, 256 gave 0.613, 0.649, 0.658, 0.604, 0.552, and W
+  = each series' period 0.638. The best on the tuning series (W = 128:
+  ECG5000 0.823, kdd_tsad_135 0.845, GunPoint 0.307) was run once on the
+  confirmation series, seeds 0-3: 0.629 against the default's 0.630, UCR
+  hits 8/16 against 12/16 (ecg_diff_count_3 0.854 against 0.954): its gain
+  was ECG5000's, whose period (140) it matches. Dividing each distance by
+  the local density of the training states (the nearest bank state's own
+  distance to its nearest bank state a quarter segment or more away, as
+  the local outlier factor does): tuning 0.602 (ECG5000 0.669, GunPoint
+  0.263), confirmation series once 0.549 against 0.630.
 - Where it loses: on the class-insertion series the normal test steps'
   highest scores lie at the joins between concatenated instances (the
   first steps of an instance: ECG5000's top 40 normal steps all within 16
