@@ -543,9 +543,9 @@ def write_report(rows, env, names, output):
         markdown_table(summary(rows, tuning)),
         f"\nConfirmation series ({', '.join(confirmation)}):\n",
         markdown_table(summary(rows, confirmation)),
-        f"\nSeries added on 2026-12-07, after the default was chosen "
-        f"({', '.join(more)}):\n",
-        markdown_table(summary(rows, more)),
+        *([f"\nSeries added on 2026-12-07, after the default was chosen "
+           f"({', '.join(more)}):\n", markdown_table(summary(rows, more))]
+          if more else []),
         "\n## VUS-PR per series\n",
         markdown_table(per_series(rows, names, "vus_pr")),
         "\n## UCR score per series (1 = top score within 100 steps of an anomaly)\n",
