@@ -34,6 +34,7 @@ from .nn.network import HiddenStateNetwork
 from .nn.scaling import TRAINING_STATISTICS, scaling_modes, with_differences
 from .sequences import (
     amplitude_spread,
+    check_differences,
     check_sequences,
     check_timesteps,
     feature_statistics,
@@ -291,6 +292,8 @@ class TrainingMixin:
         padded, lengths = check_sequences(X)
         self.resample_length_ = choose_resample_length(self.resample, lengths)
         padded, lengths = self._resampled(padded, lengths)
+        if self.differences:
+            check_differences(padded)
         if timesteps is not None:
             stride = frontend_stride(self.frontend, self.frontend_window)
             check_timesteps(timesteps, _encoder_lengths(lengths, stride))

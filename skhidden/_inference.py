@@ -28,6 +28,7 @@ from .nn.network import check_causal
 from .nn.prefixes import outputs_after_windows, reads_prefixes_once
 from .nn.streaming import final_outputs, no_outputs
 from .sequences import (
+    check_differences,
     check_sequences,
     check_timesteps,
     iter_chunks,
@@ -248,6 +249,8 @@ class InferenceMixin:
             )
         padded, lengths = self._resampled(padded, lengths)
         module = self.net_.module_
+        if module.scaling.differences:
+            check_differences(padded, name=name)
         timesteps = getattr(module.aggregation, "timesteps", None)
         if timesteps is not None:
             steps = _encoder_lengths(lengths, module.frontend.stride)

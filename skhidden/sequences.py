@@ -24,6 +24,7 @@ import numpy as np
 
 __all__ = [
     "amplitude_spread",
+    "check_differences",
     "check_sequences",
     "check_steps",
     "check_timesteps",
@@ -279,6 +280,38 @@ def check_sequences(X, *, name="X", dtype=np.float32):
             f"{name} has values too large for {np.dtype(dtype).name}; rescale it."
         )
     return converted, lengths
+
+
+def check_differences(padded, *, name="X"):
+    """Refuse sequences whose step-to-step differences overflow their dtype.
+
+    A model that reads each step beside its first difference
+    (``differences=True``) would read such a difference as infinite.
+
+    Parameters
+    ----------
+    padded : ndarray of shape (n_samples, max_length, n_features)
+        Padded sequences as ``check_sequences`` returns them (zero padding,
+        which differs from a valid step by no more than that step's value).
+    name : str, default="X"
+        Name used in error messages.
+
+    Raises
+    ------
+    ValueError
+        If a difference between consecutive steps is too large for
+        ``padded``'s dtype.
+    """
+    with np.errstate(over="ignore"):
+        overflow = np.isinf(np.diff(padded, axis=1))
+    if overflow.any():
+        i, t, _ = np.argwhere(overflow)[0]
+        raise ValueError(
+            f"{name}[{i}] changes by more than {padded.dtype.name} can hold "
+            f"between steps {t} and {t + 1}, so its first differences "
+            "(differences=True) would be infinite; rescale it, or set "
+            "differences=False."
+        )
 
 
 def check_steps(steps, *, name="chunk", dtype=np.float32):

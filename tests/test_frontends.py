@@ -225,6 +225,24 @@ def test_differences_keep_padding_invariance_and_survive_saving(tmp_path):
         HiddenStateClassifier(differences="yes", **TINY).fit(loud, y)
 
 
+def test_differences_too_large_for_float32_are_refused_before_any_work():
+    _, loud, y = _loud_and_quiet()
+    # Each value fits float32; the jump from the second step to the third does not.
+    jump = np.zeros((4, loud.shape[2]), np.float32)
+    jump[1], jump[2] = 3e38, -3e38
+    clf = HiddenStateClassifier(differences=True, **TINY)
+    with pytest.raises(ValueError, match=r"X\[0\] changes by more than float32"):
+        clf.fit([jump, *loud[1:]], y)
+    assert not hasattr(clf, "net_")
+    clf.fit(loud, y)
+    before = jump.copy()
+    with pytest.raises(ValueError, match="between steps 1 and 2.*differences=False"):
+        clf.predict([jump])
+    np.testing.assert_array_equal(jump, before)
+    plain = HiddenStateClassifier(differences=False, **TINY).fit(loud, y)
+    assert plain.predict([jump]).shape == (1,)
+
+
 def test_an_ensemble_refuses_scalings_of_different_widths():
     from skhidden.nn.ensemble import NetworkEnsemble
 
