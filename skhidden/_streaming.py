@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._inference import PrefixStream, _is_causal
 from ._threads import torch_threads
 from .nn.streaming import ScoreStream, StagedStream
-from .sequences import check_steps, check_timesteps
+from .sequences import check_differences, check_steps, check_timesteps
 
 __all__ = ["ScoreStreamMixin", "SeriesStream", "StagedStreamMixin"]
 
@@ -81,6 +81,7 @@ class SeriesStream:
         self._combine = combine
         self.n_steps_ = self.n_outputs_ = 0
         self.finished_ = False
+        self._last_step = None  # what the next chunk's first difference reads
 
     def update(self, chunk):
         """Read the next steps of the series; return the outputs they complete.
@@ -104,7 +105,9 @@ class SeriesStream:
         ------
         ValueError
             If the stream is finished, or the chunk has the wrong number of
-            features or non-finite values (nothing is read then).
+            features or non-finite values, or (``differences=True``) a step
+            that differs from the one before by more than float32 holds
+            (nothing is read then).
         """
         self._check_open()
         steps = check_steps(chunk, name="chunk")
@@ -116,6 +119,12 @@ class SeriesStream:
             )
         if len(steps) == 0:
             return self._run(self._empty)
+        if self.estimator.net_.module_.scaling.differences:
+            joined, first = steps, self.n_steps_
+            if self._last_step is not None:
+                joined, first = np.concatenate([self._last_step, steps]), first - 1
+            check_differences(joined[None], name="chunk", first_step=first)
+            self._last_step = steps[-1:]
         X = torch.from_numpy(steps[None]).to(self.estimator.net_.device)
         outputs = self._run(lambda: self._stream.update(X))
         self.n_steps_ += len(steps)

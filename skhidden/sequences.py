@@ -282,7 +282,7 @@ def check_sequences(X, *, name="X", dtype=np.float32):
     return converted, lengths
 
 
-def check_differences(padded, *, name="X"):
+def check_differences(padded, *, name="X", first_step=0):
     """Refuse sequences whose step-to-step differences overflow their dtype.
 
     A model that reads each step beside its first difference
@@ -295,6 +295,9 @@ def check_differences(padded, *, name="X"):
         which differs from a valid step by no more than that step's value).
     name : str, default="X"
         Name used in error messages.
+    first_step : int, default=0
+        The number of ``padded``'s first step in the message (a stream counts
+        from the series' start).
 
     Raises
     ------
@@ -306,6 +309,7 @@ def check_differences(padded, *, name="X"):
         overflow = np.isinf(np.diff(padded, axis=1))
     if overflow.any():
         i, t, _ = np.argwhere(overflow)[0]
+        t += first_step
         raise ValueError(
             f"{name}[{i}] changes by more than {padded.dtype.name} can hold "
             f"between steps {t} and {t + 1}, so its first differences "

@@ -116,6 +116,18 @@ def test_differences_stream_as_they_are_staged(data, frontend):
     _check(reg, series, _staged(reg.staged_predict, series), splits=["random"])
 
 
+def test_a_difference_too_large_for_float32_is_refused_across_chunks(data):
+    X, y, series = data
+    clf = HiddenStateClassifier(differences=True, **TINY).fit(X, y)
+    stream = clf.stream()
+    stream.update(np.full((3, X.shape[2]), 3e38, np.float32))
+    with pytest.raises(ValueError, match="chunk.*between steps 2 and 3"):
+        stream.update(np.full((2, X.shape[2]), -3e38, np.float32))
+    assert stream.n_steps_ == 3  # nothing of the refused chunk was read
+    stream.update(np.zeros((1, X.shape[2]), np.float32))
+    assert stream.n_steps_ == 4
+
+
 @pytest.mark.parametrize("frontend", FRONTENDS)
 def test_ensembles_and_several_targets_stream(data, frontend):
     X, y, series = data
