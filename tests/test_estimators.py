@@ -279,15 +279,23 @@ def test_user_callbacks_are_called(sequences):
     assert dict(clf.net_.callbacks_)["count"].epochs == 3
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adamw", "rmsprop", torch.optim.Adagrad])
+@pytest.mark.parametrize(
+    "optimizer",
+    ["adam", "sgd", "adamw", "rmsprop", torch.optim.Adagrad, torch.optim.Adam],
+)
 def test_optimizer_choices(sequences, optimizer):
+    from skhidden._base import OPTIMIZERS
+
     X, y = sequences
     clf = HiddenStateClassifier(
         optimizer=optimizer, weight_decay=1e-3, **TINY
     ).fit(X, y)
-    expected = optimizer if isinstance(optimizer, type) else type(clf.net_.optimizer_)
-    assert isinstance(clf.net_.optimizer_, expected)
-    assert clf.net_.optimizer_.param_groups[0]["weight_decay"] == 1e-3
+    expected = OPTIMIZERS.get(optimizer, optimizer)
+    assert type(clf.net_.optimizer_) is expected
+    group = clf.net_.optimizer_.param_groups[0]
+    assert group["weight_decay"] == 1e-3
+    # Adam and AdamW by name take torch's fused kernel; a class is used as given.
+    assert bool(group.get("fused")) == (optimizer in ("adam", "adamw"))
 
 
 def test_gradient_clipping_is_on_by_default(sequences):

@@ -166,7 +166,10 @@ class ConvFrontEnd(nn.Module):
         X = self._padded(X, lengths)
         lengths = self.output_lengths(lengths)
         n_windows = (X.shape[1] - self.window) // self.stride + 1
-        mask = valid_mask(lengths, n_windows)
+        # None where no window is padding: the stem then skips its masking.
+        mask = None
+        if bool((lengths < n_windows).any()):
+            mask = valid_mask(lengths, n_windows)
         return self.read(X, mask)[0], lengths
 
     def read(self, X, mask=None, context=None):
@@ -281,9 +284,8 @@ class ResidualFrontEnd(ConvFrontEnd):
             ],
             dim=1,
         )
-        if mask is None:
-            mask = torch.ones(h.shape[0], h.shape[2], dtype=torch.bool, device=h.device)
-        mask = mask.unsqueeze(1).to(h.dtype)
+        if mask is not None:
+            mask = mask.unsqueeze(1).to(h.dtype)
         h = torch.relu(self.norm(h, mask))
         contexts = [None] * len(self.blocks) if contexts is None else list(contexts)
         for i, block in enumerate(self.blocks):

@@ -32,6 +32,28 @@ def test_masked_batch_norm_takes_statistics_from_valid_steps_only():
     assert (out * (1 - mask) == 0).all()
 
 
+@pytest.mark.parametrize("shape", [(3, 4, 7), (1, 4, 1)])
+def test_without_padding_masked_batch_norm_is_the_plain_one(shape):
+    # mask=None takes torch's batch norm; a batch with one value per channel,
+    # which torch's refuses in training, the masked ops.
+    torch.manual_seed(0)
+    x = torch.randn(*shape, requires_grad=True)
+    fast, masked = MaskedBatchNorm1d(4), MaskedBatchNorm1d(4)
+    with torch.no_grad():
+        for norm in (fast, masked):
+            norm.weight.copy_(torch.linspace(0.5, 2, 4))
+            norm.bias.copy_(torch.linspace(-1, 1, 4))
+    ones = torch.ones(shape[0], 1, shape[2])
+    outputs = [fast(x, None), masked(x, ones)]
+    grads = [torch.autograd.grad(out.square().sum(), x)[0] for out in outputs]
+    torch.testing.assert_close(outputs[0], outputs[1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-4, rtol=1e-4)
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        torch.testing.assert_close(getattr(fast, name), getattr(masked, name))
+    fast.eval(), masked.eval()
+    torch.testing.assert_close(fast(x, None), masked(x, ones))
+
+
 @pytest.mark.parametrize("training", [True, False])
 def test_block_output_at_valid_steps_ignores_what_padding_holds(training):
     torch.manual_seed(0)
