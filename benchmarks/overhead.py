@@ -161,7 +161,7 @@ def hand_written_fit(X, y, network, batch_size, epochs, seed=0):
     """The training loop a user would write around the same module."""
     torch.manual_seed(seed)
     module = hand_module(X, network).to(DEVICE)
-    optimizer = torch.optim.Adam(module.parameters(), lr=LR)
+    optimizer = torch.optim.Adam(module.parameters(), lr=LR, fused=True)  # as fit's
     criterion = HeadAveragedLoss(nn.CrossEntropyLoss())
     X_t = torch.from_numpy(X).to(DEVICE)
     lengths = torch.full((len(X),), X.shape[1], dtype=torch.int64, device=DEVICE)
@@ -233,7 +233,7 @@ def per_step_ratios(X, y, network, batch_size, steps):
     dataset = net.get_dataset({"X": X, "lengths": np.full(len(X), X.shape[1])}, y)
     batches = list(net.get_iterator(dataset, training=True))
     module = copy.deepcopy(net.module_)
-    optimizer = torch.optim.Adam(module.parameters(), lr=LR)
+    optimizer = torch.optim.Adam(module.parameters(), lr=LR, fused=True)  # as fit's
     criterion = HeadAveragedLoss(nn.CrossEntropyLoss())
 
     def hand(batch):
