@@ -310,10 +310,11 @@ def check_differences(padded, *, name="X", first_step=0):
     if overflow.any():
         i, t, _ = np.argwhere(overflow)[0]
         t += first_step
+        dtype = padded.dtype.name
         raise ValueError(
-            f"{name}[{i}] changes by more than {padded.dtype.name} can hold "
-            f"between steps {t} and {t + 1}, so its first differences "
-            "(differences=True) would be infinite; rescale it, or set "
+            f"{name}[{i}] overflows {dtype} in its first differences "
+            f"(differences=True): it changes by more than {dtype} can hold "
+            f"between steps {t} and {t + 1}; rescale it, or set "
             "differences=False."
         )
 
