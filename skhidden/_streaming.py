@@ -124,10 +124,10 @@ class SeriesStream:
             if self._last_step is not None:
                 joined, first = np.concatenate([self._last_step, steps]), first - 1
             check_differences(joined[None], name="chunk", first_step=first)
-            self._last_step = steps[-1:]
         X = torch.from_numpy(steps[None]).to(self.estimator.net_.device)
         outputs = self._run(lambda: self._stream.update(X))
         self.n_steps_ += len(steps)
+        self._last_step = steps[-1:]
         return outputs
 
     def finish(self):
