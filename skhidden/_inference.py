@@ -191,8 +191,11 @@ class _StepRows:
             self.buffer = np.empty(size, values.dtype)
         if _is_range(index) and (step_lengths == values.shape[1]).all():
             start = self.offsets[index[0]]
-            flat = values.reshape((-1,) + values.shape[2:])
-            self.buffer[start : start + len(flat)] = flat  # one copy
+            stop = start + values.shape[0] * values.shape[1]
+            # A view of the buffer takes the batch's shape: one copy, where
+            # flattening the batch first copies it once more whenever it is
+            # not contiguous (a batch-first GRU's states are time-major).
+            self.buffer[start:stop].reshape(values.shape)[...] = values
             return
         starts = self.offsets[index].tolist()
         for start, row, n in zip(starts, values, step_lengths.tolist(), strict=True):

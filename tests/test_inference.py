@@ -405,3 +405,27 @@ def test_each_sequence_gets_its_own_per_step_rows():
     alone = [clf.hidden_states([x])[0] for x in X]
     for i in (0, 2, 3):
         np.testing.assert_allclose(states[i], alone[i], rtol=1e-5, atol=1e-6)
+
+
+def test_step_rows_keep_each_row_of_a_time_major_batch():
+    # A batch-first GRU's states lie time-major in memory; the whole-batch
+    # copy must put every sequence's steps in order all the same.
+    values = np.arange(3 * 2 * 4, dtype=np.float32).reshape(3, 2, 4).transpose(1, 0, 2)
+    assert not values.flags.c_contiguous
+    step_rows = inference._StepRows(np.array([3, 3]))
+    step_rows.collect(np.array([0, 1]), values, np.array([3, 3]))
+    rows = step_rows.rows()
+    for i in range(2):
+        np.testing.assert_array_equal(rows[i], values[i])
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_equal_length_states_of_a_batch_are_each_sequence_alone(bidirectional):
+    X = np.random.default_rng(0).normal(size=(6, 7, 2)).astype(np.float32)
+    clf = HiddenStateClassifier(hidden_size=4, max_epochs=1, frontend="none",
+                                bidirectional=bidirectional, random_state=0,
+                                device="cpu").fit(X, [0, 1] * 3)
+    states = clf.hidden_states(X)
+    for x, s in zip(X, states, strict=True):
+        np.testing.assert_allclose(s, clf.hidden_states(x[None])[0],
+                                   rtol=1e-5, atol=1e-6)
