@@ -20,7 +20,10 @@ only), side by side in one run:
   convolutional front-end, each window's recurrent state with its
   convolutional features measured against the nearest training state, a
   step scored by the highest of its windows' score and the 31 steps' after
-  it: ``score_span=32``); the same unpooled (``score_span=1``) and with the
+  it, ``score_span=32``, beside the mean over 128 steps ahead capped at
+  the highest's training 99th percentile, ``context_span=128``); the same
+  without the context (``context_span=None``, the default until
+  2026-12-08), unpooled (``score_span=1``, no context) and with the
   recurrent states alone (``states="recurrent"``); the raw steps without a
   front-end (``frontend="none", states="recurrent"``, the default until
   2026-12-06); ``anomaly_score="forecast"`` (forecast errors) on the raw
@@ -86,13 +89,16 @@ N_INSERTED = 3
 TARGET_STEPS = 3000  # about this many steps per built test series
 LSTMAD_EPOCHS = 10
 DEFAULT = "skhidden default"
-UNPOOLED = "skhidden default, score_span=1"
+NO_CONTEXT = "skhidden without context (default until 2026-12-08)"
+UNPOOLED = "skhidden unpooled (score_span=1, no context)"
 LAST_STATE = "last state only (GRU)"
 RAW_STEPS = {"frontend": "none", "states": "recurrent"}  # the default until 2026-12-06
 SKHIDDEN = {
-    # anomaly_score="nearest", frontend="resnet", states="both", score_span=32
+    # anomaly_score="nearest", frontend="resnet", states="both", score_span=32,
+    # context_span=128
     DEFAULT: {},
-    UNPOOLED: {"score_span": 1},  # each step its own windows' score
+    NO_CONTEXT: {"context_span": None},  # the highest over score_span alone
+    UNPOOLED: {"score_span": 1, "context_span": None},  # a step's own windows
     "skhidden recurrent states only": {"states": "recurrent"},
     "skhidden raw steps (default until 2026-12-06)": RAW_STEPS,
     "skhidden forecast": {"anomaly_score": "forecast", **RAW_STEPS},
@@ -504,8 +510,8 @@ def plot_transient(data, scores, path):
     fig, axes = plt.subplots(4, 1, sharex=True, figsize=(8, 7))
     plot_step_scores(
         test[window],
-        {f"{DEFAULT} (every state, span 32)": scores[DEFAULT][window],
-         f"{UNPOOLED} (every state)": scores[UNPOOLED][window],
+        {f"{DEFAULT} (every state, spans 32 and 128)": scores[DEFAULT][window],
+         UNPOOLED: scores[UNPOOLED][window],
          f"{LAST_STATE}, per window": scores[LAST_STATE][window]},
         labels=labels[window],
         ax=axes,

@@ -56,8 +56,9 @@ class SeriesStream:
       read zeros there; ``finish`` returns them.
     - Anomaly detector: one score per input step, as ``score_steps``. A
       step's score is returned once the ``score_span - 1`` steps after it
-      are read and, with overlapping windows, every window covering it
-      (a stride or two of steps more); with ``anomaly_score="forecast"``
+      (``context_span - 1`` if that is more) are read and, with
+      overlapping windows, every window covering it (a stride or two of
+      steps more); with ``anomaly_score="forecast"``
       the first steps, which no state forecasts, wait for the first
       forecast step's score. ``finish`` returns the remaining steps.
 
@@ -236,8 +237,9 @@ class StagedStreamMixin:
 class ScoreStreamMixin:
     """``stream()`` for the anomaly detector.
 
-    The estimator implements ``_score_options()``: ``(score, reference,
-    span)`` as ``skhidden.nn.scoring.step_scores`` takes them.
+    The estimator implements ``_score_options(raw=False)``: ``(score,
+    reference, span, context)`` as ``skhidden.nn.scoring.step_scores``
+    takes them (``raw``: unpooled, ``span=1`` and no context).
     """
 
     def stream(self):
@@ -256,14 +258,14 @@ class ScoreStreamMixin:
         scores = ScoreStream(module, *self._score_options())
         return SeriesStream(self, scores, _one_series)
 
-    def _long_scores(self, module, X, chunk):
+    def _long_scores(self, module, X, chunk, raw=False):
         """``score_steps`` of one long series ``X`` ``(1, n_steps, n_features)``.
 
         Read ``chunk`` steps at a time through a ``ScoreStream``, which
         equals the batch computation, so the memory used does not grow with
-        the series' length.
+        the series' length. ``raw``: the scores before pooling.
         """
-        scores = ScoreStream(module, *self._score_options())
+        scores = ScoreStream(module, *self._score_options(raw=raw))
         parts = [
             scores.update(X[:, i : i + chunk]) for i in range(0, X.shape[1], chunk)
         ]

@@ -12,7 +12,8 @@ Defining pieces:
   covariance, for ``anomaly_score="distance"``.
 - ``_training_state_bank``: training states kept for
   ``anomaly_score="nearest"``; ``_training_scores``: the training steps'
-  scores that set the thresholds.
+  raw (unpooled) scores, from which ``_pooled_training_scores`` sets the
+  context's scales and the steps' pooled scores that set the thresholds.
 
 The torch side (the scores per input step of a batch) is
 :mod:`skhidden.nn.scoring`.
@@ -36,7 +37,10 @@ from .nn.losses import NextStepLoss
 from .nn.scaling import PER_SEQUENCE
 from .nn.scoring import (
     SCORES,
+    future_max,
+    future_mean,
     nearest_distances,
+    pool_steps,
     state_moments,
     state_step_scores,
     step_scores,
@@ -48,6 +52,11 @@ __all__ = ["HiddenStateAnomalyDetector"]
 # Ridge added to the states' covariance, relative to its mean variance: keeps
 # the inverse finite when states are constant or collinear.
 _RIDGE = 1e-3
+
+# context_span: the quantile of the training steps' scores that divides each
+# of the two pooled scores, so the capped mean can reach the highest score's
+# level of its 99th percentile and no further.
+_SCALE_QUANTILE = 0.99
 
 # Training states kept for anomaly_score="nearest": bounds its memory and the
 # cost of scoring a step.
@@ -175,9 +184,10 @@ def _training_state_bank(detector, X, lengths):
 
 
 def _training_scores(detector, X, lengths):
-    """The training steps' scores, from which ``fit`` sets the thresholds.
+    """The training steps' raw scores (before pooling), one array a sequence.
 
-    ``score_steps`` of the training sequences, except under ``"nearest"``: a
+    Unpooled ``score_steps`` of the training sequences, except under
+    ``"nearest"``: a
     training state is in the bank or next to a state that is, so its own
     distance says nothing of how far a new normal state lies. There each
     state is measured against the bank states of other sequences and of its
@@ -186,7 +196,7 @@ def _training_scores(detector, X, lengths):
     where no bank state is that far.
     """
     if detector.anomaly_score != "nearest":
-        return detector.score_steps(X)
+        return detector._scores(X, raw=True)
     frontend = detector.net_.module_.frontend
     counts = _encoder_lengths(np.asarray(lengths), frontend.stride)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -212,13 +222,50 @@ def _training_scores(detector, X, lengths):
         distances = nearest_distances(torch.as_tensor(states), *reference, excluded)
         steps = state_step_scores(
             distances, frontend, torch.as_tensor(lengths[index]),
-            int(lengths[index].max()), detector.score_span,
+            int(lengths[index].max()), 1,
         )
         for row, i in enumerate(index):
             scores[i] = steps[row, : lengths[i]].numpy()
 
     _each_state_batch(detector, X, collect)
     return scores
+
+
+def _pooled_training_scores(detector, raw):
+    """The training steps' pooled scores, and the context's scales.
+
+    Parameters
+    ----------
+    detector : HiddenStateAnomalyDetector
+    raw : list of ndarray
+        ``_training_scores``.
+
+    Returns
+    -------
+    scores : list of ndarray
+        Each training sequence's scores, as ``score_steps`` pools them.
+    scales : ndarray of shape (2,), float32, or None
+        Without ``context_span``, None. Else the ``_SCALE_QUANTILE`` of the
+        training steps' highest (over ``score_span``) and mean (over
+        ``context_span``) scores; 1 where that is not positive (no training
+        step scores above 0), so a scale never divides by 0.
+    """
+    raw = [torch.as_tensor(r, dtype=torch.float32)[None] for r in raw]
+    lengths = [torch.tensor([r.shape[1]]) for r in raw]
+    span, context_span = detector.score_span, detector.context_span
+    if context_span is None:
+        pooled = [pool_steps(r, n, span) for r, n in zip(raw, lengths, strict=True)]
+        return [p[0].numpy() for p in pooled], None
+    scales = []
+    for pool, pool_span in ((future_max, span), (future_mean, context_span)):
+        steps = [pool(r, n, pool_span)[0] for r, n in zip(raw, lengths, strict=True)]
+        scales.append(float(np.quantile(torch.cat(steps).numpy(), _SCALE_QUANTILE)))
+    scales = np.array([s if s > 0 else 1.0 for s in scales], dtype=np.float32)
+    context = (context_span, torch.from_numpy(scales))
+    pooled = [
+        pool_steps(r, n, span, context) for r, n in zip(raw, lengths, strict=True)
+    ]
+    return [p[0].numpy() for p in pooled], scales
 
 
 def _check_causal(detector):
@@ -356,6 +403,57 @@ class StepScoreOutlierMixin:
         return _outlier_labels(_normality(scores) - self.offset_)
 
 
+class StepScoresMixin:
+    """``score_steps`` of a fitted detector, pooled as its parameters say.
+
+    Batch and streamed scores (``ScoreStreamMixin``) share
+    ``_score_options``; ``_scores(X, raw=True)`` gives the unpooled scores
+    from which ``fit`` sets the pooling's scales.
+    """
+
+    def score_steps(self, X):
+        """Anomaly score of every input step, higher = more anomalous.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any layout ``fit`` accepts.
+
+        Returns
+        -------
+        scores : list of ndarray of shape (n_timesteps_i,)
+            One float32 array per sequence, finite at every step (see
+            ``anomaly_score`` for the first steps).
+        """
+        check_is_fitted(self, "net_")
+        return self._scores(X)
+
+    def _scores(self, X, raw=False):
+        """``score_steps``; ``raw``: before pooling, each step's own windows'."""
+        score, reference, span, context = self._score_options(raw=raw)
+        steps = partial(
+            step_scores, score=score, reference=reference, span=span, context=context
+        )
+        long_sequence = partial(self._long_scores, raw=raw)
+        return self._stream(X, steps, per_step="input", long_sequence=long_sequence)
+
+    def _score_options(self, raw=False):
+        """``(score, reference, span, context)`` for ``nn.scoring.step_scores``.
+
+        ``raw``: unpooled (``span=1``, no context).
+        """
+        names = _STATE_REFERENCE.get(self.anomaly_score, ((), None))[0]
+        device = self.net_.device
+        reference = tuple(torch.as_tensor(vars(self)[n], device=device) for n in names)
+        scales = getattr(self, "score_scales_", None)  # None: fitted without context
+        if raw:
+            return self.anomaly_score, reference or None, 1, None
+        context = None
+        if scales is not None and self.context_span is not None:
+            context = (self.context_span, torch.as_tensor(scales, device=device))
+        return self.anomaly_score, reference or None, self.score_span, context
+
+
 @register_estimator
 @fill_parameters(
     {
@@ -408,7 +506,8 @@ class StepScoreOutlierMixin:
     }
 )
 class HiddenStateAnomalyDetector(
-    ScoreStreamMixin, StepScoreOutlierMixin, OutlierMixin, BaseHiddenState
+    ScoreStreamMixin, StepScoresMixin, StepScoreOutlierMixin, OutlierMixin,
+    BaseHiddenState,
 ):
     """Anomaly scores at every step of a series, from the recurrent states.
 
@@ -423,8 +522,9 @@ class HiddenStateAnomalyDetector(
     list holding one ``(n_timesteps, n_features)`` array; it is trained on in
     segments (``segment_length``) and scored whole.
 
-    A step's score reads the steps up to its own and the ``score_span - 1``
-    after it (with a front-end, to the end of the last window among them),
+    A step's score reads the steps up to its own and the
+    ``max(score_span, context_span) - 1`` after it (with a front-end, to the
+    end of the last window among them),
     no further (the network is causal): bidirectional models and the
     per-sequence scalings that read whole sequences are refused.
 
@@ -461,6 +561,17 @@ class HiddenStateAnomalyDetector(
         it: raw scores peak late in an anomaly or after it, as the recurrence
         takes it in, and pooling ahead gives the whole anomaly that peak (1:
         raw scores). ``stream()`` returns each score ``score_span - 1`` late.
+    context_span : int or None, default=128
+        Beside that highest score, the mean raw score of the step and the
+        ``context_span - 1`` steps after it, which lifts the steps of long
+        anomalies (a whole odd instance of hundreds of steps reads as many
+        windows each a little off). Each of the two is divided by its
+        training steps' 99th percentile (``score_scales_``), the mean is
+        capped at 1, and a step scores the larger: the mean can lift a step
+        above most normal steps but not above a short anomaly's peak, so
+        the top-scored step stays where the highest score puts it. None:
+        the highest score alone, unscaled. ``stream()`` returns each score
+        ``max(score_span, context_span) - 1`` steps late.
     %(shared_parameters)s
     Attributes
     ----------
@@ -483,6 +594,10 @@ class HiddenStateAnomalyDetector(
         Inverse training-state covariance (ridged); ``"distance"`` only.
     state_scale_, state_bank_ : ndarray of shape (state_size,), (n_bank, state_size)
         Training states' spread and the standardised states kept; ``"nearest"``.
+    score_scales_ : ndarray of shape (2,) or None
+        With ``context_span``: the 99th percentiles of the training steps'
+        highest and mean scores that divide them (1 where not positive);
+        None without.
     net_ : skorch.NeuralNet
         The trained net.
     history_ : skorch.callbacks.History
@@ -514,6 +629,7 @@ class HiddenStateAnomalyDetector(
         "contamination": [Interval(numbers.Real, 0, 0.5, closed="right")],
         "segment_length": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "score_span": [Interval(numbers.Integral, 1, None, closed="left")],
+        "context_span": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
     # Fixed: structure the scores never read, the time axis, unmeasured inputs.
     aggregation, timesteps, n_networks, differences = "mean", None, 1, False
@@ -526,6 +642,7 @@ class HiddenStateAnomalyDetector(
         contamination=0.01,
         segment_length=256,
         score_span=32,
+        context_span=128,
         cell="gru",
         hidden_size=64,
         num_layers=1,
@@ -558,6 +675,7 @@ class HiddenStateAnomalyDetector(
         self.contamination = contamination
         self.segment_length = segment_length
         self.score_span = score_span
+        self.context_span = context_span
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -623,35 +741,11 @@ class HiddenStateAnomalyDetector(
         if self.anomaly_score in _STATE_REFERENCE:
             names, measure = _STATE_REFERENCE[self.anomaly_score]
             vars(self).update(zip(names, measure(self, X, lengths), strict=True))
-        scores = _training_scores(self, X, lengths)
+        scores, self.score_scales_ = _pooled_training_scores(
+            self, _training_scores(self, X, lengths)
+        )
         self._set_thresholds(scores)
         return scores
-
-    def score_steps(self, X):
-        """Anomaly score of every input step, higher = more anomalous.
-
-        Parameters
-        ----------
-        X : array-like or list of array-like
-            Sequences, in any layout ``fit`` accepts.
-
-        Returns
-        -------
-        scores : list of ndarray of shape (n_timesteps_i,)
-            One float32 array per sequence, finite at every step (see
-            ``anomaly_score`` for the first steps).
-        """
-        check_is_fitted(self, "net_")
-        score, reference, span = self._score_options()
-        steps = partial(step_scores, score=score, reference=reference, span=span)
-        return self._stream(X, steps, per_step="input", long_sequence=self._long_scores)
-
-    def _score_options(self):
-        """``(score, reference, span)`` for ``nn.scoring.step_scores``."""
-        names = _STATE_REFERENCE.get(self.anomaly_score, ((), None))[0]
-        device = self.net_.device
-        reference = tuple(torch.as_tensor(vars(self)[n], device=device) for n in names)
-        return self.anomaly_score, reference or None, self.score_span
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

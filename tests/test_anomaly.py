@@ -5,6 +5,7 @@ import copy
 import joblib
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone, is_outlier_detector
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -191,20 +192,72 @@ def test_a_step_takes_the_highest_score_of_the_span_from_it(frontend, score):
     X = ragged(seed=2)
     detector = HiddenStateAnomalyDetector(
         anomaly_score=score, frontend=frontend, frontend_window=4, score_span=5,
-        **TINY,
+        context_span=None, **TINY,
     ).fit(ragged())
     raw = copy.deepcopy(detector).set_params(score_span=1)
     for pooled, values in zip(detector.score_steps(X), raw.score_steps(X), strict=True):
         np.testing.assert_allclose(pooled, _ahead(values, 5), rtol=1e-5, atol=1e-6)
     # The training scores that set threshold_ are pooled alike.
     lengths = np.array([len(x) for x in ragged()])
-    held_out = skhidden.anomaly._training_scores(detector, ragged(), lengths)
-    raw_held_out = skhidden.anomaly._training_scores(raw, ragged(), lengths)
+    raw_held_out = skhidden.anomaly._training_scores(detector, ragged(), lengths)
+    held_out, scales = skhidden.anomaly._pooled_training_scores(detector, raw_held_out)
+    assert scales is None and detector.score_scales_ is None
     for pooled, values in zip(held_out, raw_held_out, strict=True):
         np.testing.assert_allclose(pooled, _ahead(values, 5), rtol=1e-5, atol=1e-6)
     assert detector.threshold_ == pytest.approx(
         np.quantile(np.concatenate(held_out), 1 - detector.contamination)
     )
+
+
+def _ahead_mean(values, span):
+    """By hand: each step's mean score over it and the span - 1 after it."""
+    return np.array([values[i : i + span].mean() for i in range(len(values))])
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_a_context_adds_the_capped_mean_of_the_steps_ahead(score):
+    import skhidden.anomaly
+
+    X = ragged(seed=2)
+    detector = HiddenStateAnomalyDetector(
+        anomaly_score=score, frontend="conv", frontend_window=4, score_span=5,
+        context_span=12, **TINY,
+    ).fit(ragged())
+    # The scales: the training steps' 99th percentiles of both pooled scores.
+    lengths = np.array([len(x) for x in ragged()])
+    raw_held_out = skhidden.anomaly._training_scores(detector, ragged(), lengths)
+    highest = np.concatenate([_ahead(v, 5) for v in raw_held_out])
+    mean = np.concatenate([_ahead_mean(v, 12) for v in raw_held_out])
+    scales = detector.score_scales_
+    np.testing.assert_allclose(
+        scales, [np.quantile(highest, 0.99), np.quantile(mean, 0.99)], rtol=1e-5
+    )
+    raw = copy.deepcopy(detector).set_params(score_span=1, context_span=None)
+    for pooled, values in zip(detector.score_steps(X), raw.score_steps(X), strict=True):
+        expected = np.maximum(
+            _ahead(values, 5) / scales[0],
+            np.minimum(_ahead_mean(values, 12) / scales[1], 1.0),
+        )
+        np.testing.assert_allclose(pooled, expected, rtol=1e-5, atol=1e-6)
+    # The training scores that set threshold_ are pooled alike.
+    held_out, _ = skhidden.anomaly._pooled_training_scores(detector, raw_held_out)
+    assert detector.threshold_ == pytest.approx(
+        np.quantile(np.concatenate(held_out), 1 - detector.contamination)
+    )
+
+
+def test_a_long_mild_anomaly_ranks_high_but_never_above_a_short_peak():
+    from skhidden.nn.scoring import pool_steps
+
+    raw = torch.zeros(1, 400)
+    raw[0, 50:53] = 10.0  # short and strong
+    raw[0, 200:330] = 2.0  # long and mild
+    lengths = torch.tensor([400])
+    # Uncapped, the mean would score the long one 4, above the short one's 2.
+    pooled = pool_steps(raw, lengths, 5, (12, torch.tensor([5.0, 0.5])))[0]
+    assert 46 <= int(pooled.argmax()) <= 52 and float(pooled.max()) == 2.0
+    assert (pooled[200:320] == 1.0).all()  # above every normal step
+    assert (pooled[:30] == 0).all() and (pooled[360:] == 0).all()
 
 
 @pytest.mark.parametrize("score", ["forecast", "distance"])
@@ -235,7 +288,7 @@ def test_nearest_sets_the_threshold_from_states_away_from_their_own(monkeypatch)
     X = [sine(400, seed=s) for s in range(3)]
     detector = HiddenStateAnomalyDetector(
         anomaly_score="nearest", contamination=0.05, frontend="none", score_span=1,
-        **TINY,
+        context_span=None, **TINY,
     ).fit(X)  # a state per input step, unpooled: the check by hand reads them
     own = detector.score_steps(X)
     held_out = skhidden.anomaly._training_scores(detector, X, np.array([400] * 3))
@@ -432,7 +485,9 @@ def test_clone_and_grid_search_over_the_score():
 
 def test_distance_statistics_are_those_of_the_training_states(fitted):
     # The span is read when scoring only: unpooled, the same fitted model.
-    detector = copy.deepcopy(fitted["distance"]).set_params(score_span=1)
+    detector = copy.deepcopy(fitted["distance"]).set_params(
+        score_span=1, context_span=None
+    )
     states = np.concatenate(detector.hidden_states(ragged())).astype(np.float64)
     np.testing.assert_allclose(detector.state_mean_, states.mean(axis=0), atol=1e-5)
     covariance = np.cov(states.T, bias=True)
@@ -459,7 +514,8 @@ def test_nearest_measures_each_state_against_every_kth_training_state(
 
     monkeypatch.setattr(skhidden.anomaly, "_BANK_SIZE", bank_size)
     detector = HiddenStateAnomalyDetector(
-        anomaly_score="nearest", frontend="none", score_span=1, **TINY
+        anomaly_score="nearest", frontend="none", score_span=1, context_span=None,
+        **TINY
     )
     detector.fit(ragged())
     states = np.concatenate(detector.hidden_states(ragged())).astype(np.float64)
@@ -512,9 +568,9 @@ def test_a_series_too_long_for_one_batch_is_scored_in_chunks(
     calls = []
     original = type(detector)._long_scores
 
-    def spy(self, module, X, chunk):
+    def spy(self, module, X, chunk, **kwargs):
         calls.append(chunk)
-        return original(self, module, X, chunk)
+        return original(self, module, X, chunk, **kwargs)
 
     monkeypatch.setattr(type(detector), "_long_scores", spy)
     # A batch may now hold 100 steps: the long series is streamed, 25 at a time.

@@ -183,14 +183,16 @@ def test_outputs_come_as_soon_as_they_are_final(data):
     assert stream.update(series[8:16]).shape == (2, 2)  # windows 1 and 2
     assert stream.update(np.empty((0, 2))).shape == (0, 2)
     forecast = HiddenStateAnomalyDetector(
-        anomaly_score="forecast", frontend="none", score_span=1, **TINY
+        anomaly_score="forecast", frontend="none", score_span=1, context_span=None,
+        **TINY,
     ).fit(X)
     stream = forecast.stream()
     assert stream.update(series[:1]).shape == (0,)  # waits for step 1's score
     assert stream.update(series[1:5]).shape == (5,)
     assert stream.finish().shape == (0,)
     nearest = HiddenStateAnomalyDetector(
-        anomaly_score="nearest", frontend="none", score_span=1, **TINY
+        anomaly_score="nearest", frontend="none", score_span=1, context_span=None,
+        **TINY,
     ).fit(X)
     stream = nearest.stream()
     assert stream.update(series[:1]).shape == (1,)  # a state per step: at once
@@ -201,6 +203,15 @@ def test_outputs_come_as_soon_as_they_are_final(data):
     assert stream.update(series[3:5]).shape == (2,)  # steps 0 and 1
     assert stream.update(series[5:6]).shape == (1,)
     assert stream.finish().shape == (3,)  # the last 3 pool the steps left
+    # With a context of 6 steps, a step's score waits for the 5 after it.
+    context = HiddenStateAnomalyDetector(
+        anomaly_score="nearest", frontend="none", score_span=4, context_span=6,
+        **TINY,
+    ).fit(X)
+    stream = context.stream()
+    assert stream.update(series[:5]).shape == (0,)
+    assert stream.update(series[5:7]).shape == (2,)  # steps 0 and 1
+    assert stream.finish().shape == (5,)
 
 
 def test_long_series_keep_a_bounded_state(data):
@@ -212,12 +223,13 @@ def test_long_series_keep_a_bounded_state(data):
     for _ in range(30):
         n_returned += len(stream.update(rng.normal(size=(101, 2))))
         n_read += 101
-        # Held back: the steps of an unfinished window and the score span.
-        assert n_read - n_returned < 8 + detector.score_span
+        # Held back: the steps of an unfinished window and the pooling spans.
+        ahead = max(detector.score_span, detector.context_span)
+        assert n_read - n_returned < 8 + ahead
         torch_stream = stream._stream
         assert torch_stream._encoder._pending.shape[1] < 8
         assert torch_stream._sums.shape[1] <= 8
-        assert torch_stream._held.shape[1] < detector.score_span
+        assert torch_stream._held.shape[1] < ahead
 
 
 @pytest.mark.parametrize(

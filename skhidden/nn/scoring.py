@@ -17,9 +17,12 @@ Defining pieces:
   ``nearest_distances``): the scores per window, shared with the streamed
   scores (``skhidden.nn.streaming.ScoreStream``).
 - ``future_max``: a step's score raised to the highest of the next
-  ``span - 1`` steps', so each step is scored by the states that read it.
+  ``span - 1`` steps', so each step is scored by the states that read it;
+  ``future_mean``: the mean of a step's and the next ``span - 1`` steps'.
+- ``pool_steps``: the pooled score of each step, ``future_max`` alone or
+  with a context (see below).
 - ``state_step_scores``: per-state scores -> pooled scores per input step
-  (``spread_windows`` then ``future_max``), for ``step_scores`` and the
+  (``spread_windows`` then ``pool_steps``), for ``step_scores`` and the
   detector's held-out training scores alike.
 
 With a front-end an encoder step is a window of input steps (stride ``s``,
@@ -42,6 +45,15 @@ so raw state scores peak late in an anomaly or after it and are low at its
 start. Charging each state's score to the last ``span`` steps it has read
 gives every step of the anomaly the peak (and the ``span - 1`` steps before
 it too).
+
+Why a context: a long anomaly (a whole odd instance of hundreds of steps) is
+many ordinary-looking windows, each scored a little high, while a short one
+is a few windows scored very high. The mean over a longer span ahead lifts
+the first, the highest over ``span`` keeps the second. Each is divided by
+its training steps' 99th percentile and the mean is capped at 1 (the
+highest's percentile): it can lift a step above most normal steps but never
+above a short anomaly's peak, so the top-scored step stays where the
+highest puts it.
 """
 
 import torch
@@ -54,8 +66,10 @@ __all__ = [
     "STATE_SCORES",
     "forecast_errors",
     "future_max",
+    "future_mean",
     "nearest_distances",
     "overlap_add",
+    "pool_steps",
     "spread_windows",
     "state_distances",
     "state_moments",
@@ -266,7 +280,70 @@ def future_max(steps, lengths, span):
     return torch.where(valid, pooled, 0.0)
 
 
-def state_step_scores(scores, frontend, lengths, n_steps, span):
+def future_mean(steps, lengths, span):
+    """Per input step, the mean score of it and the ``span - 1`` after it.
+
+    Only a sequence's valid steps count: near its end a step takes the mean
+    of the steps left. Each mean sums its own steps (no running sum), so it
+    is as exact on a series of millions of steps as on a short one, and a
+    stream computes it alike from the steps it holds.
+
+    Parameters
+    ----------
+    steps : torch.Tensor of shape (batch, n_steps)
+        Scores per input step.
+    lengths : torch.Tensor of shape (batch,)
+        Valid input steps per sequence.
+    span : int
+        Steps averaged, at least 1.
+
+    Returns
+    -------
+    mean : torch.Tensor of shape (batch, n_steps)
+        Zero at padding.
+    """
+    n_steps = steps.shape[1]
+    valid = valid_mask(lengths, n_steps)
+    if span == 1 or n_steps == 0:
+        return torch.where(valid, steps, 0.0)
+    padded = F.pad(torch.where(valid, steps, 0.0), (0, span - 1))
+    sums = F.avg_pool1d(padded.unsqueeze(1), span, stride=1).squeeze(1) * span
+    left = lengths[:, None] - torch.arange(n_steps, device=steps.device)
+    return torch.where(valid, sums / left.clamp(1, span), 0.0)
+
+
+def pool_steps(steps, lengths, span, context=None):
+    """The pooled score of every input step from the raw ones.
+
+    Parameters
+    ----------
+    steps : torch.Tensor of shape (batch, n_steps)
+        Raw scores per input step.
+    lengths : torch.Tensor of shape (batch,)
+        Valid input steps per sequence.
+    span : int
+        As in ``future_max``.
+    context : tuple, optional
+        ``(context_span, scales)``: with it a step's score is
+        ``max(future_max / scales[0], min(future_mean / scales[1], 1))``,
+        ``future_mean`` over ``context_span`` steps and ``scales`` a tensor
+        of the two training 99th percentiles (see the module docstring).
+        None: ``future_max`` alone.
+
+    Returns
+    -------
+    pooled : torch.Tensor of shape (batch, n_steps)
+        Zero at padding.
+    """
+    pooled = future_max(steps, lengths, span)
+    if context is None:
+        return pooled
+    context_span, scales = context
+    mean = future_mean(steps, lengths, context_span)
+    return torch.maximum(pooled / scales[0], (mean / scales[1]).clamp(max=1.0))
+
+
+def state_step_scores(scores, frontend, lengths, n_steps, span, context=None):
     """Per input step, the pooled score of the states whose windows cover it.
 
     Parameters
@@ -282,19 +359,23 @@ def state_step_scores(scores, frontend, lengths, n_steps, span):
         Input steps of the result.
     span : int
         As in ``future_max``.
+    context : tuple, optional
+        As in ``pool_steps``.
 
     Returns
     -------
     steps : torch.Tensor of shape (batch, n_steps)
         The mean over the windows covering each step, pooled ahead by
-        ``future_max``; zero at padding.
+        ``pool_steps``; zero at padding.
     """
     values = scores.unsqueeze(-1).expand(-1, -1, frontend.window)
     steps, _ = spread_windows(values, frontend.stride, n_steps)
-    return future_max(steps, lengths, span)
+    return pool_steps(steps, lengths, span, context)
 
 
-def step_scores(network, X, lengths, score="forecast", reference=None, span=1):
+def step_scores(
+    network, X, lengths, score="forecast", reference=None, span=1, context=None
+):
     """Anomaly score of every input step, higher = more anomalous.
 
     Parameters
@@ -320,6 +401,8 @@ def step_scores(network, X, lengths, score="forecast", reference=None, span=1):
     span : int, default=1
         Each step takes the highest score of it and the ``span - 1`` steps
         after it (``future_max``).
+    context : tuple, optional
+        A longer mean beside that highest score: see ``pool_steps``.
 
     Returns
     -------
@@ -329,7 +412,7 @@ def step_scores(network, X, lengths, score="forecast", reference=None, span=1):
     frontend, n_steps = network.frontend, X.shape[1]
     if score in STATE_SCORES:
         distances = state_scores(network.hidden_states(X, lengths), score, reference)
-        return state_step_scores(distances, frontend, lengths, n_steps, span)
+        return state_step_scores(distances, frontend, lengths, n_steps, span, context)
     errors = _forecast_errors(network, X, lengths)
     steps, counts = spread_windows(errors, frontend.stride, n_steps, first=1)
     # Fill the unforecast first steps with the first forecast one's score.
@@ -338,7 +421,7 @@ def step_scores(network, X, lengths, score="forecast", reference=None, span=1):
     has_forecast = covered.any(dim=1, keepdim=True) & (first < lengths[:, None])
     first_score = torch.where(has_forecast, steps.gather(1, first), 0.0)
     steps = torch.where(covered, steps, first_score)
-    return future_max(steps, lengths, span)  # zero at padding
+    return pool_steps(steps, lengths, span, context)  # zero at padding
 
 
 def state_moments(network, X, lengths):

@@ -35,8 +35,8 @@ from .network import check_causal
 from .scoring import (
     STATE_SCORES,
     forecast_errors,
-    future_max,
     overlap_add,
+    pool_steps,
     state_scores,
 )
 
@@ -272,7 +272,8 @@ class ScoreStream:
     the steps no state forecasts (``score="forecast"``: the first step, or
     the first stride of steps) wait for the first forecast step's score,
     which they take; with ``span > 1`` each step also waits for the
-    ``span - 1`` steps after it. ``finish`` returns the rest.
+    ``span - 1`` steps after it (with a ``context``, for the longer of the
+    two spans). ``finish`` returns the rest.
 
     Parameters
     ----------
@@ -287,12 +288,16 @@ class ScoreStream:
         A step's score is the highest of it and the ``span - 1`` steps
         after it (``skhidden.nn.scoring.future_max``), so it is returned
         ``span - 1`` steps later.
+    context : tuple, optional
+        ``(context_span, scales)``, as ``skhidden.nn.scoring.pool_steps``
+        takes it: each step also waits for the ``context_span - 1`` after it.
     """
 
-    def __init__(self, network, score="forecast", reference=None, span=1):
+    def __init__(self, network, score="forecast", reference=None, span=1, context=None):
         self._encoder = EncoderStream(network)
         self.network, self.score, self.reference = network, score, reference
-        self.span = span
+        self.span, self.context = span, context
+        self._ahead = max(span, 1 if context is None else context[0]) - 1
         self._sums = self._counts = self._forecast = None
         self._held = None  # scores of steps awaiting the span after them
         self._batch = 1
@@ -330,20 +335,20 @@ class ScoreStream:
         return self._pool(self._emit(self._encoder.n_steps, final=True), final=True)
 
     def _pool(self, scores, final=False):
-        """``future_max`` of the steps whose next ``span - 1`` scores are known.
+        """``pool_steps`` of the steps whose pooling spans' scores are known.
 
         The others are held until they are, or until ``finish`` (``final``),
         where the steps left pool what remains, as in the batch scores.
         """
-        if self.span == 1:
+        if self.span == 1 and self.context is None:
             return scores
         if self._held is not None:
             scores = torch.cat([self._held, scores], dim=1)
         n_steps = scores.shape[1]
-        ready = n_steps if final else max(n_steps - self.span + 1, 0)
+        ready = n_steps if final else max(n_steps - self._ahead, 0)
         lengths = torch.full((len(scores),), n_steps, device=scores.device)
         self._held = scores[:, ready:]
-        return future_max(scores, lengths, self.span)[:, :ready]
+        return pool_steps(scores, lengths, self.span, self.context)[:, :ready]
 
     def _add(self, encoded):
         """Add the windows' values to the sums of the steps they cover."""
