@@ -60,6 +60,7 @@ import contextlib
 import os
 import sys
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -92,7 +93,6 @@ LR = 0.005
 DEVICE = "cpu"  # --device
 CLIP = 1.0
 HAND_BATCH = 256
-DETECTOR_SPAN = HiddenStateAnomalyDetector().score_span  # its default pooling
 TARGET = "<= 1.05"
 
 # The structure of the network; {} is the estimators' own defaults.
@@ -305,8 +305,15 @@ def _prefix_staged_proba(module, X, lengths):
     return torch.stack(steps, dim=1)
 
 
-def _forecast_scores(module, X, lengths):
-    return step_scores(module, X, lengths, "forecast", span=DETECTOR_SPAN)
+def _forecast_scores(detector):
+    """The detector's scores as a hand-written loop computes them.
+
+    Its default pooling: the highest over ``score_span`` steps ahead beside
+    the mean over ``context_span``, scaled by the fitted ``score_scales_``.
+    """
+    context = (detector.context_span, torch.as_tensor(detector.score_scales_))
+    span = detector.score_span
+    return partial(step_scores, score="forecast", span=span, context=context)
 
 
 def _consumed(steps):
@@ -354,7 +361,8 @@ def inference_pairs(models, X):
                               lambda: att.attention_weights(X)),
         "staged_predict_proba": (hand_staged,
                                  lambda: _consumed(clf.staged_predict_proba(X))),
-        "score_steps": (per_sequence(d, _forecast_scores), lambda: det.score_steps(X)),
+        "score_steps": (per_sequence(d, _forecast_scores(det)),
+                        lambda: det.score_steps(X)),
     }
 
 
