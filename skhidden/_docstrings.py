@@ -221,8 +221,9 @@ SHARED_PARAMETERS = [
         Sequences per batch when predicting, transforming, scoring or
         inspecting (every method after ``fit``), independent of the training
         ``batch_size``: ``"auto"`` reads as many sequences at a time as keep
-        one step's states near 16384 values (256 for 64 hidden units, 1024
-        for 16), where a CPU's throughput was best; an int sets that number (may
+        one step's states of one direction near 16384 values (256 for 64
+        hidden units, one way or both, 1024 for 16), where a CPU's
+        throughput was best; an int sets that number (may
         be changed on a fitted model with ``set_params``). Batches are also
         capped in padded steps, so that memory stays bounded however long
         the sequences (a sequence longer than the cap is read alone).

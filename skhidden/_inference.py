@@ -50,7 +50,10 @@ __all__ = [
 #: steps ran fastest with 1024 sequences (25 ms for 4096 against 32 ms with
 #: 256), one of 32 units with 512, of 64 units with 256 to 512 and of 128
 #: units with 128: smaller batches pay the per-step overhead more often,
-#: larger ones leave the cache.
+#: larger ones leave the cache. The default network (two bidirectional GRUs
+#: of 64 units over windows of 8 steps) read 1000 sequences of 150 steps in
+#: ``predict_proba`` in 0.499 s with 256 sequences a batch against 0.528 s
+#: with 128 and 0.504 s with 512: directions count once.
 AUTO_BATCH_STATE_VALUES = 2**14
 
 #: Values (padded input steps x ``step_values``) of the widest tensor one
@@ -123,9 +126,10 @@ def step_values(module):
 def auto_batch_size(module):
     """Sequences per inference batch under ``inference_batch_size="auto"``.
 
-    ``AUTO_BATCH_STATE_VALUES`` over the state width of one step (hidden
-    units times directions), a power of two from 16 to 4096: 256 for the
-    default GRU of 64 units.
+    ``AUTO_BATCH_STATE_VALUES`` over the hidden units of one direction, a
+    power of two from 16 to 4096: 256 for the default GRU of 64 units, one
+    way or both (torch reads a bidirectional layer's two directions one
+    after the other, so one direction's states are what a step holds).
 
     Parameters
     ----------
@@ -136,8 +140,7 @@ def auto_batch_size(module):
     -------
     size : int
     """
-    encoder = module.encoder
-    width = encoder.hidden_size * encoder.num_directions
+    width = module.encoder.hidden_size
     size = 2 ** int(np.log2(max(1, AUTO_BATCH_STATE_VALUES // width)))
     return int(min(4096, max(16, size)))
 

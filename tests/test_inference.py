@@ -216,22 +216,23 @@ def test_an_ensembles_step_values_count_what_its_members_hold_at_once():
 def test_the_default_batch_is_not_capped_for_the_common_case():
     # Two GRUs of 64 units each way (the default ensemble), one after the
     # other, over 150 steps (3 features, each beside its difference: 6 input
-    # values, no front-end): 128 sequences fit under the step cap, so "auto"
-    # means 128 sequences.
+    # values) read in windows of 4 steps by the default front-end: the 256
+    # sequences "auto" means fit under the step cap.
     X, y = make_sequences(n=8, n_steps=150, n_features=3)
     params = {**TINY, "hidden_size": 64}
-    clf = HiddenStateClassifier(
-        frontend="none", scaling="none", aggregation="last", **params
-    ).fit(X, y)
-    assert inference.step_values(clf.net_.module_) == 2 * 3 * 64 + 2 * 6
+    clf = HiddenStateClassifier(scaling="none", aggregation="last", **params).fit(
+        X, y
+    )
+    assert inference.step_values(clf.net_.module_) == -(-2 * 3 * 64 // 4) + 2 * 6
     size, max_steps = clf._inference_batching()
-    assert size == inference.auto_batch_size(clf.net_.module_) == 128
-    assert max_steps >= 128 * 150
+    assert size == inference.auto_batch_size(clf.net_.module_) == 256
+    assert max_steps >= 256 * 150
 
 
 @pytest.mark.parametrize(
     "hidden_size, bidirectional, expected",
-    [(16, False, 1024), (32, False, 512), (64, True, 128), (100, False, 128),
+    [(16, False, 1024), (32, False, 512), (64, True, 256), (64, False, 256),
+     (100, False, 128), (128, True, 128),
      (1, False, 4096), (2048, False, 16)],
 )
 def test_auto_batches_hold_about_the_same_state_values(
@@ -248,7 +249,7 @@ def test_auto_batches_hold_about_the_same_state_values(
 def test_auto_batches_of_a_small_model_are_larger(sequences):
     X, y = sequences
     clf = HiddenStateClassifier(**{**TINY, "hidden_size": 16}).fit(X, y)
-    assert clf._inference_batching()[0] == 512  # 16 units each way
+    assert clf._inference_batching()[0] == 1024  # 16 units, each way in turn
     clf.set_params(inference_batch_size=7)
     assert clf._inference_batching()[0] == 7
 
