@@ -196,3 +196,28 @@ def test_resample_gives_each_sequence_its_own_length():
     for row, sequence, n in zip(resampled, sequences, (6, 3, 2), strict=True):
         np.testing.assert_allclose(row[:n], _interp(sequence, n), rtol=1e-12)
         assert not row[n:].any()  # zero after its new length
+
+
+def test_the_readme_vote_of_a_network_as_read_and_one_resampled(ragged_sequences):
+    # The README's recipe for ragged sets: scikit-learn's soft vote of a
+    # model reading the sequences as they are and one reading them stretched.
+    from sklearn.ensemble import VotingClassifier
+
+    X, y = ragged_sequences
+    params = {**TINY, "n_networks": 1}
+    members = [
+        ("as_they_are", HiddenStateClassifier(scaling="feature_running", **params)),
+        (
+            "resampled",
+            HiddenStateClassifier(
+                scaling="feature_sequence", resample="auto", **params
+            ),
+        ),
+    ]
+    vote = VotingClassifier(members, voting="soft").fit(X, y)
+    as_read, stretched = vote.estimators_
+    assert as_read.resample_length_ is None
+    assert stretched.resample_length_ == max(len(x) for x in X)
+    expected = (as_read.predict_proba(X) + stretched.predict_proba(X)) / 2
+    np.testing.assert_allclose(vote.predict_proba(X), expected, rtol=1e-6)
+    assert set(vote.predict(X)) <= set(y)
