@@ -445,9 +445,9 @@ class StepScoresMixin:
         names = _STATE_REFERENCE.get(self.anomaly_score, ((), None))[0]
         device = self.net_.device
         reference = tuple(torch.as_tensor(vars(self)[n], device=device) for n in names)
-        scales = getattr(self, "score_scales_", None)  # None: fitted without context
         if raw:
             return self.anomaly_score, reference or None, 1, None
+        scales = getattr(self, "score_scales_", None)  # None: fitted without context
         context = None
         if scales is not None and self.context_span is not None:
             context = (self.context_span, torch.as_tensor(scales, device=device))
